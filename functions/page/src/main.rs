@@ -1,0 +1,10 @@
+//! Serves the web page for local runs (`cargo lambda watch`), on the same origin as the API. Not deployed:
+//! in AWS the page is served from S3 behind CloudFront.
+
+// One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    m2m_api::init_tracing();
+    let api = m2m_api::PageApi::new(m2m_api::PageSettings::from_env());
+    lambda_http::run(m2m_api::service(api)).await
+}

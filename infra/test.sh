@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Infrastructure tests: no AWS account, no Docker, no network, no Rust build. Needs infra/setup.sh first.
+#
+#   1. cfn-lint on the SAM template
+#   2. sam validate --lint, and plain sam validate (offline, dummy credentials)
+#   3. the CDK app compiles (tsc) and `cdk synth` succeeds, with dummy function zips in a temp folder
+#   4. cfn-lint on the CDK synth output
+#   5. CDK assertion tests (aws-cdk-lib/assertions under node --test)
+#   6. drift check: SAM == CDK == Cargo.toml router == the variables the Rust code reads, Ref targets,
+#      security invariants; plus its self-test (mutated copies must fail) and a broken-file run that must fail
+#   7. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
+#
+# Prints PASS/FAIL per step and ends with "N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+
+INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$INFRA/.." && pwd)"
+VENV="$INFRA/.venv"
+CDK="$INFRA/cdk"
+STACK=DescopeM2M
+
+passed=0
+failed=0
+failures=()
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/infra-test.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+
+# Offline and credential-free: nothing may reach AWS (no instance metadata, no STS, no telemetry).
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
+export AWS_CONFIG_FILE="$TMP/aws-config" AWS_SHARED_CREDENTIALS_FILE="$TMP/aws-credentials"
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+export SAM_CLI_TELEMETRY=0 CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true
+export CDK_DEFAULT_REGION=us-east-1
+export NO_COLOR=1 FORCE_COLOR=0
+
+# step NAME COMMAND...: runs the command, keeps its output in a log, prints it only on failure.
+step() {
+  local name="$1"; shift
+  local log="$TMP/step-$((passed + failed)).log"
+  local start=$SECONDS
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1))
+    printf 'PASS  %-60s (%ds)\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf 'FAIL  %-60s (%ds)\n' "$name" $((SECONDS - start))
+    sed 's/^/      | /' "$log" | tail -n 60
+  fi
+}
+
+# Shows the output of a step that passed too (for the drift check's summary).
+step_verbose() {
+  local name="$1"; shift
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1)); printf 'PASS  %-60s (%ds)\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1)); failures+=("$name"); printf 'FAIL  %-60s (%ds)\n' "$name" $((SECONDS - start))
+  fi
+}
+
+# ------------------------------------------------------------------------------------------------ prerequisites
+missing=()
+[[ -x "$VENV/bin/cfn-lint" ]] || missing+=("infra/.venv/bin/cfn-lint")
+[[ -x "$VENV/bin/sam" ]] || missing+=("infra/.venv/bin/sam")
+[[ -d "$CDK/node_modules/aws-cdk-lib" ]] || missing+=("infra/cdk/node_modules")
+if ((${#missing[@]})); then
+  echo "FAIL  prerequisites: missing ${missing[*]} - run infra/setup.sh first"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== infra tests (SAM template, CDK app, drift) =="
+
+# ------------------------------------------------------------------------------------------------ SAM
+step "cfn-lint infra/template.yaml" "$VENV/bin/cfn-lint" "$INFRA/template.yaml"
+sam_validate() {
+  AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=dummy-not-a-secret \
+    "$VENV/bin/sam" validate "$@" --template-file "$INFRA/template.yaml"
+}
+step "sam validate --lint" sam_validate --lint
+step "sam validate" sam_validate
+
+# ------------------------------------------------------------------------------------------------ CDK
+# Dummy function code: an empty zip per function. The app never compiles Rust (it only reads zips).
+mkdir -p "$TMP/lambda"
+for f in token protected user admin; do
+  mkdir -p "$TMP/lambda/$f"
+  printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$TMP/lambda/$f/bootstrap.zip"
+done
+cdk_build() { cd "$CDK" && rm -rf build && npx --no-install tsc -p tsconfig.json; }
+cdk_synth() {
+  cd "$CDK" && npx --no-install cdk synth "$STACK" --no-notices --quiet --ci \
+    -c lambdaDir="$TMP/lambda" -c stackName="$STACK" -o "$TMP/cdk.out"
+}
+step "CDK app compiles (tsc, typescript 5)" cdk_build
+step "cdk synth (dummy zips, no Rust build)" cdk_synth
+CDK_TEMPLATE="$TMP/cdk.out/$STACK.template.json"
+# W3005 (DependsOn already implied): CDK always adds DependsOn on a function's role and default policy; CDK's
+# own synth-time validator ignores W3005 for the same reason.
+step "cfn-lint on the CDK synth output" "$VENV/bin/cfn-lint" --ignore-checks W3005 -- "$CDK_TEMPLATE"
+cdk_tests() { cd "$CDK" && node --test build/test/; }
+step "CDK assertion tests (node --test)" cdk_tests
+
+# ------------------------------------------------------------------------------------------------ drift
+drift() { "$VENV/bin/python" "$INFRA/tests/check_drift.py" --sam "$1" --cdk "$CDK_TEMPLATE" --repo "$REPO" "${@:2}"; }
+step_verbose "drift check SAM vs CDK vs Cargo.toml vs code (+ self-test)" drift "$INFRA/template.yaml" --self-test
+# The same check on deliberately broken files must fail (the check cannot pass vacuously end to end).
+must_fail() { if "$@"; then echo "expected a failure, got success"; return 1; fi; return 0; }
+sed 's/Runtime: provided.al2023/Runtime: provided.al2/' "$INFRA/template.yaml" >"$TMP/broken-runtime.yaml"
+step "drift check rejects a copy with the runtime changed" must_fail drift "$TMP/broken-runtime.yaml"
+sed 's#Path: /api/user#Path: /api/users#' "$INFRA/template.yaml" >"$TMP/broken-route.yaml"
+step "drift check rejects a copy with a route changed" must_fail drift "$TMP/broken-route.yaml"
+sed 's/ApiId: !Ref HttpApi/ApiId: !Ref HttpApiTypo/' "$INFRA/template.yaml" >"$TMP/broken-ref.yaml"
+step "drift check rejects a copy with a dangling !Ref" must_fail drift "$TMP/broken-ref.yaml"
+
+# ------------------------------------------------------------------------------------------------ build script
+step "build-release.sh --help" "$INFRA/build-release.sh" --help
+step "build-release.sh rejects an unknown architecture" must_fail "$INFRA/build-release.sh" sparc
+step "build-release.sh is valid bash" bash -n "$INFRA/build-release.sh"
+step "upload-page.sh (SAM page upload) against a stub aws CLI" bash "$INFRA/tests/test_upload_page.sh"
+
+echo
+if ((failed)); then
+  echo "failed: ${failures[*]}"
+fi
+echo "infra: $passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,212 @@
+//! Exchanging credentials for a token at the identity provider.
+
+use crate::ApiError;
+use m2m_auth::fetch::{Discovery, FetchError, read_capped};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Largest provider answer read (a session token response is about 2 KiB).
+const MAX_PROVIDER_RESPONSE: usize = 64 * 1024;
+/// Longest provider message passed on to the caller.
+const MAX_PROVIDER_MESSAGE: usize = 300;
+
+/// Who mints the tokens.
+#[derive(Debug, Clone)]
+pub enum Exchanger {
+    /// Descope's access-key exchange: `POST {base}/v1/auth/accesskey/exchange`.
+    Descope { base_url: String },
+    /// RFC 6749 section 4.4 client-credentials grant at the discovered `token_endpoint`.
+    Oidc { discovery: Arc<Discovery> },
+}
+
+pub(crate) struct ExchangeInput<'a> {
+    pub project_id: &'a str,
+    pub access_key: &'a str,
+    pub scopes: &'a [String],
+    pub tenant: Option<&'a str>,
+}
+
+impl Exchanger {
+    /// Returns the token the provider issued (not yet verified).
+    pub(crate) async fn exchange(
+        &self,
+        client: &reqwest::Client,
+        input: &ExchangeInput<'_>,
+    ) -> Result<String, ApiError> {
+        let request = match self {
+            Exchanger::Descope { base_url } => {
+                let mut login_options = serde_json::Map::new();
+                if !input.scopes.is_empty() {
+                    login_options.insert(
+                        "customClaims".into(),
+                        json!({"scope": input.scopes.join(" ")}),
+                    );
+                }
+                if let Some(tenant) = input.tenant {
+                    login_options.insert("selectedTenant".into(), json!(tenant));
+                }
+                let body = if login_options.is_empty() {
+                    json!({})
+                } else {
+                    json!({"loginOptions": login_options})
+                };
+                client
+                    .post(format!("{base_url}/v1/auth/accesskey/exchange"))
+                    .bearer_auth(format!("{}:{}", input.project_id, input.access_key))
+                    .json(&body)
+            }
+            Exchanger::Oidc { discovery } => {
+                let metadata = discovery.metadata().await.map_err(|error| match error {
+                    FetchError::Timeout => ApiError::ProviderTimeout,
+                    other => ApiError::Provider(format!("discovery failed: {other}")),
+                })?;
+                let endpoint = metadata.token_endpoint.as_deref().ok_or_else(|| {
+                    ApiError::Provider("discovery names no token_endpoint".into())
+                })?;
+                let mut form = vec![("grant_type", "client_credentials".to_owned())];
+                if !input.scopes.is_empty() {
+                    form.push(("scope", input.scopes.join(" ")));
+                }
+                // RFC 6749 section 2.3.1: client_secret_basic, each part form-urlencoded first.
+                client
+                    .post(endpoint)
+                    .basic_auth(
+                        form_encode(input.project_id),
+                        Some(form_encode(input.access_key)),
+                    )
+                    .header("accept", "application/json")
+                    .form(&form)
+            }
+        };
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let body =
+            read_capped(response, MAX_PROVIDER_RESPONSE)
+                .await
+                .map_err(|error| match error {
+                    FetchError::Timeout => ApiError::ProviderTimeout,
+                    FetchError::TooLarge(_) => ApiError::Provider("response too large".into()),
+                    other => ApiError::Provider(other.to_string()),
+                })?;
+        let document = serde_json::from_slice::<Value>(&body).ok();
+        let token_field = match self {
+            Exchanger::Descope { .. } => "sessionJwt",
+            Exchanger::Oidc { .. } => "access_token",
+        };
+        match status {
+            200 => document
+                .as_ref()
+                .and_then(|d| d.get(token_field))
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::Provider(format!("answer has no '{token_field}'"))),
+            400 if is_invalid_client(document.as_ref()) => Err(ApiError::AuthenticationFailed(
+                provider_message(document.as_ref(), status, input.access_key),
+            )),
+            400 | 422 => Err(ApiError::ProviderRejected(provider_message(
+                document.as_ref(),
+                status,
+                input.access_key,
+            ))),
+            401 | 403 => Err(ApiError::AuthenticationFailed(provider_message(
+                document.as_ref(),
+                status,
+                input.access_key,
+            ))),
+            429 => Err(ApiError::Provider(
+                "rate limited by the provider; retry later".into(),
+            )),
+            _ => Err(ApiError::Provider(format!("unexpected status {status}"))),
+        }
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> ApiError {
+    if error.is_timeout() {
+        ApiError::ProviderTimeout
+    } else if error.is_redirect() || error.status().is_some_and(|s| s.is_redirection()) {
+        ApiError::Provider("unexpected redirect".into())
+    } else {
+        ApiError::Provider("unreachable".into())
+    }
+}
+
+/// RFC 6749 section 5.2: `invalid_client` is an authentication failure even when sent with 400.
+fn is_invalid_client(document: Option<&Value>) -> bool {
+    document
+        .and_then(|d| d.get("error"))
+        .and_then(Value::as_str)
+        == Some("invalid_client")
+}
+
+/// The provider's own explanation: Descope's `errorDescription`/`errorMessage`, OAuth's
+/// `error_description`/`error`. Shortened, control characters dropped, the access key never repeated.
+fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> String {
+    let text = document
+        .and_then(|d| {
+            [
+                "errorDescription",
+                "errorMessage",
+                "error_description",
+                "message",
+                "error",
+            ]
+            .iter()
+            .find_map(|name| {
+                d.get(*name)
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.trim().is_empty())
+            })
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("status {status}"));
+    let text = if access_key.len() >= 4 {
+        text.replace(access_key, "[redacted]")
+    } else {
+        text
+    };
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_PROVIDER_MESSAGE)
+        .collect()
+}
+
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_messages_are_bounded_and_redacted() {
+        let doc = json!({"errorCode": "E1", "errorDescription": "bad key sekrit-key-1\n"});
+        assert_eq!(
+            provider_message(Some(&doc), 401, "sekrit-key-1"),
+            "bad key [redacted]"
+        );
+        assert_eq!(provider_message(None, 401, "k"), "status 401");
+        let long = json!({"error_description": "x".repeat(1000)});
+        assert_eq!(
+            provider_message(Some(&long), 400, "k").len(),
+            MAX_PROVIDER_MESSAGE
+        );
+    }
+
+    #[test]
+    fn form_encoding_follows_rfc_6749() {
+        assert_eq!(form_encode("a b:c/~"), "a+b%3Ac%2F%7E");
+    }
+}

@@ -1,0 +1,344 @@
+use jsonwebtoken::Algorithm;
+use std::time::Duration;
+
+/// The signature algorithms this crate can verify. `none` and the HMAC family are never accepted: a
+/// verifier holding only public keys must not treat one of them as a shared secret.
+pub const SUPPORTED_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Parses a JWS `alg` name into one of [`SUPPORTED_ALGORITHMS`].
+pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
+    SUPPORTED_ALGORITHMS
+        .into_iter()
+        .find(|alg| algorithm_name(*alg) == name)
+}
+
+pub(crate) fn algorithm_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "unsupported",
+    }
+}
+
+/// Who issues the tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    /// Descope: keys at `{base_url}/v2/keys/{project_id}`. The project is optional here because the token
+    /// function can take it from the request or the secret; the protected functions require it.
+    Descope {
+        base_url: String,
+        project_id: Option<String>,
+    },
+    /// Any OAuth 2.0 / OpenID Connect provider, found by discovery under `issuer`.
+    Oidc { issuer: String },
+}
+
+/// Verification settings (CONTRACT section 2), read once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub provider: Provider,
+    pub audience: Option<String>,
+    pub extra_issuers: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway: Duration,
+    pub jwks_cache_ttl: Duration,
+}
+
+/// A configuration variable holds a value the functions cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub const DEFAULT_BASE_URL: &str = "https://api.descope.com";
+
+impl AuthConfig {
+    /// Settings for a Descope project with every other value at its default.
+    pub fn descope(base_url: &str, project_id: &str) -> Self {
+        AuthConfig {
+            provider: Provider::Descope {
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                project_id: Some(project_id.to_owned()),
+            },
+            audience: None,
+            extra_issuers: Vec::new(),
+            algorithms: vec![Algorithm::RS256],
+            leeway: Duration::from_secs(5),
+            jwks_cache_ttl: Duration::from_secs(600),
+        }
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, in production). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let provider = match get("AUTH_PROVIDER").as_deref().unwrap_or("descope") {
+            "descope" => Provider::Descope {
+                base_url: parse_base_url(
+                    "DESCOPE_BASE_URL",
+                    get("DESCOPE_BASE_URL")
+                        .as_deref()
+                        .unwrap_or(DEFAULT_BASE_URL),
+                )?,
+                project_id: get("DESCOPE_PROJECT_ID")
+                    .map(|id| validate_identifier("DESCOPE_PROJECT_ID", id))
+                    .transpose()?,
+            },
+            "oidc" => {
+                let issuer = get("OIDC_ISSUER").ok_or_else(|| {
+                    ConfigError::new("OIDC_ISSUER", "required when AUTH_PROVIDER=oidc")
+                })?;
+                parse_base_url("OIDC_ISSUER", &issuer)?;
+                Provider::Oidc { issuer }
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "AUTH_PROVIDER",
+                    "must be 'descope' or 'oidc'",
+                ));
+            }
+        };
+        let audience = get("JWT_AUDIENCE");
+        if matches!(provider, Provider::Oidc { .. }) && audience.is_none() {
+            // An access token minted for another resource server of the same provider must not be accepted
+            // here (RFC 9068 section 4); without a project id to fall back on, the audience is mandatory.
+            return Err(ConfigError::new(
+                "JWT_AUDIENCE",
+                "required when AUTH_PROVIDER=oidc",
+            ));
+        }
+        let extra_issuers = get("JWT_ISSUERS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let algorithms = match get("JWT_ALGORITHMS") {
+            None => vec![Algorithm::RS256],
+            Some(list) => parse_algorithms(&list)?,
+        };
+        let leeway = parse_seconds(get("JWT_LEEWAY_SECONDS"), "JWT_LEEWAY_SECONDS", 5, 0..=300)?;
+        let jwks_cache_ttl = parse_seconds(
+            get("JWKS_CACHE_SECONDS"),
+            "JWKS_CACHE_SECONDS",
+            600,
+            1..=86_400,
+        )?;
+        Ok(AuthConfig {
+            provider,
+            audience,
+            extra_issuers,
+            algorithms,
+            leeway,
+            jwks_cache_ttl,
+        })
+    }
+
+    /// The configured Descope project, required by the protected functions.
+    pub fn project_id(&self) -> Option<&str> {
+        match &self.provider {
+            Provider::Descope { project_id, .. } => project_id.as_deref(),
+            Provider::Oidc { .. } => None,
+        }
+    }
+}
+
+fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
+    let mut algorithms = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let alg = parse_algorithm(name).ok_or_else(|| {
+            ConfigError::new(
+                "JWT_ALGORITHMS",
+                format!("'{name}' is not supported (use RS*, PS*, ES256, ES384, EdDSA)"),
+            )
+        })?;
+        if !algorithms.contains(&alg) {
+            algorithms.push(alg);
+        }
+    }
+    if algorithms.is_empty() {
+        return Err(ConfigError::new("JWT_ALGORITHMS", "names no algorithm"));
+    }
+    Ok(algorithms)
+}
+
+pub(crate) fn parse_seconds(
+    value: Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Duration::from_secs(default));
+    };
+    match value.parse::<u64>() {
+        Ok(secs) if range.contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::new(
+            variable,
+            format!(
+                "must be a whole number of seconds from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// Accepts `https://host[:port][/path]`, and plain `http` only on a loopback host (the local issuer).
+pub fn parse_base_url(variable: &'static str, url: &str) -> Result<String, ConfigError> {
+    let url = url.trim_end_matches('/');
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        let loopback = host == "localhost" || host == "127.0.0.1" || rest.starts_with("[::1]");
+        if !loopback {
+            return Err(ConfigError::new(
+                variable,
+                "must use https (plain http only on a loopback host)",
+            ));
+        }
+        rest
+    } else {
+        return Err(ConfigError::new(variable, "must be an https URL"));
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', '@', ' ']) {
+        return Err(ConfigError::new(
+            variable,
+            "must be a plain URL with a host and no query",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// Project ids and tenant ids: 1–128 characters of `A-Za-z0-9_-`.
+pub fn validate_identifier(variable: &'static str, value: String) -> Result<String, ConfigError> {
+    if is_identifier(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            variable,
+            "must be 1-128 characters of A-Z, a-z, 0-9, '_' or '-'",
+        ))
+    }
+}
+
+pub(crate) fn is_identifier(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<AuthConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AuthConfig::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let cfg = config(&[("DESCOPE_PROJECT_ID", "P2abc")]).unwrap();
+        assert_eq!(cfg.project_id(), Some("P2abc"));
+        assert_eq!(cfg.algorithms, vec![Algorithm::RS256]);
+        assert_eq!(cfg.leeway, Duration::from_secs(5));
+        assert_eq!(cfg.jwks_cache_ttl, Duration::from_secs(600));
+        assert_eq!(
+            cfg.provider,
+            Provider::Descope {
+                base_url: DEFAULT_BASE_URL.into(),
+                project_id: Some("P2abc".into())
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_unsafe_or_malformed_values_naming_the_variable() {
+        for (vars, variable) in [
+            (&[("JWT_ALGORITHMS", "HS256")][..], "JWT_ALGORITHMS"),
+            (&[("JWT_ALGORITHMS", "none")], "JWT_ALGORITHMS"),
+            (&[("JWT_ALGORITHMS", " , ")], "JWT_ALGORITHMS"),
+            (&[("JWT_LEEWAY_SECONDS", "-1")], "JWT_LEEWAY_SECONDS"),
+            (&[("JWKS_CACHE_SECONDS", "0")], "JWKS_CACHE_SECONDS"),
+            (
+                &[("DESCOPE_BASE_URL", "http://api.descope.com")],
+                "DESCOPE_BASE_URL",
+            ),
+            (&[("DESCOPE_BASE_URL", "ftp://x")], "DESCOPE_BASE_URL"),
+            (&[("DESCOPE_PROJECT_ID", "bad id")], "DESCOPE_PROJECT_ID"),
+            (&[("AUTH_PROVIDER", "cognito")], "AUTH_PROVIDER"),
+            (&[("AUTH_PROVIDER", "oidc")], "OIDC_ISSUER"),
+            (
+                &[
+                    ("AUTH_PROVIDER", "oidc"),
+                    ("OIDC_ISSUER", "https://id.example"),
+                ],
+                "JWT_AUDIENCE",
+            ),
+        ] {
+            let error = config(vars).unwrap_err();
+            assert_eq!(error.variable, variable, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn reads_lists_and_loopback_urls() {
+        let cfg = config(&[
+            ("DESCOPE_BASE_URL", "http://127.0.0.1:4000/"),
+            ("JWT_ALGORITHMS", "RS256, ES256,RS256"),
+            ("JWT_ISSUERS", "https://a.example, ,b"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
+        assert_eq!(cfg.extra_issuers, vec!["https://a.example", "b"]);
+        assert!(
+            matches!(cfg.provider, Provider::Descope { ref base_url, .. } if base_url == "http://127.0.0.1:4000")
+        );
+    }
+}

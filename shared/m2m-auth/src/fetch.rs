@@ -1,0 +1,170 @@
+//! Bounded HTTP GETs of JSON documents (key sets, discovery metadata).
+
+use serde_json::Value;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("request timed out")]
+    Timeout,
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("unexpected status {0}")]
+    Status(u16),
+    #[error("response is not JSON")]
+    NotJson,
+    #[error("response exceeds {0} bytes")]
+    TooLarge(usize),
+    #[error("invalid document: {0}")]
+    Invalid(&'static str),
+}
+
+impl From<reqwest::Error> for FetchError {
+    fn from(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            FetchError::Timeout
+        } else {
+            // Without the URL: it may carry a project id, which is harmless, but the habit keeps logs clean.
+            FetchError::Transport(error.without_url().to_string())
+        }
+    }
+}
+
+/// GETs `url` and parses a JSON object, refusing redirects (the client is built without them), other
+/// statuses than 200, other content types than JSON and bodies over `max_bytes`.
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Value, FetchError> {
+    let request = async {
+        let response = client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(FetchError::Status(status));
+        }
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+        if !is_json {
+            return Err(FetchError::NotJson);
+        }
+        let body = read_capped(response, max_bytes).await?;
+        serde_json::from_slice::<Value>(&body).map_err(|_| FetchError::NotJson)
+    };
+    match tokio::time::timeout(timeout, request).await {
+        Ok(result) => result,
+        Err(_) => Err(FetchError::Timeout),
+    }
+}
+
+/// Reads a response body, giving up as soon as it grows past `max_bytes`.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_bytes as u64)
+    {
+        return Err(FetchError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(FetchError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// What discovery tells about an OpenID Connect / OAuth 2.0 provider.
+#[derive(Debug, Clone)]
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub jwks_uri: String,
+    pub token_endpoint: Option<String>,
+}
+
+/// OpenID Connect discovery (`{issuer}/.well-known/openid-configuration`), done once on first use and kept
+/// for the life of the process. A failed attempt is not kept; the next caller tries again.
+#[derive(Debug)]
+pub struct Discovery {
+    issuer: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    metadata: tokio::sync::OnceCell<ProviderMetadata>,
+}
+
+impl Discovery {
+    pub fn new(client: reqwest::Client, issuer: &str, timeout: Duration) -> Self {
+        Discovery {
+            issuer: issuer.to_owned(),
+            client,
+            timeout,
+            metadata: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub async fn metadata(&self) -> Result<&ProviderMetadata, FetchError> {
+        self.metadata
+            .get_or_try_init(|| async {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.issuer.trim_end_matches('/')
+                );
+                let document = get_json(&self.client, &url, self.timeout, 64 * 1024).await?;
+                let text = |name: &str| {
+                    document
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                // OpenID Connect Discovery 1.0 section 4.3: the document must name the issuer it was asked for.
+                if text("issuer").as_deref() != Some(self.issuer.as_str()) {
+                    return Err(FetchError::Invalid(
+                        "discovery 'issuer' differs from the configured issuer",
+                    ));
+                }
+                let jwks_uri =
+                    text("jwks_uri").ok_or(FetchError::Invalid("discovery has no 'jwks_uri'"))?;
+                let token_endpoint = text("token_endpoint");
+                for url in std::iter::once(&jwks_uri).chain(token_endpoint.as_ref()) {
+                    crate::config::parse_base_url("OIDC_ISSUER", url).map_err(|_| {
+                        FetchError::Invalid("discovery names a URL that is not https")
+                    })?;
+                }
+                Ok(ProviderMetadata {
+                    issuer: self.issuer.clone(),
+                    jwks_uri,
+                    token_endpoint,
+                })
+            })
+            .await
+    }
+}
+
+/// The HTTP client every function builds once at start-up: rustls, no redirects (a redirected key or token
+/// request is an error, never followed), bounded connect and total time.
+pub fn build_client(total_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(total_timeout)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .user_agent(concat!("m2m-auth/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the TLS backend is compiled in")
+}

@@ -1,0 +1,260 @@
+//! The signing-key cache, shared by every request of a warm function.
+//!
+//! Keys are trusted for `ttl` after a fetch. A `kid` the cache does not know triggers at most one refresh
+//! per [`MIN_UNKNOWN_KID_REFRESH_INTERVAL`], so a flood of made-up `kid`s costs the provider one request; a
+//! failed fetch is retried no sooner either, and meanwhile the keys already held keep working. Concurrent
+//! requests that need a refresh wait for a single fetch (single flight).
+
+use crate::keys::{SigningKey, parse_jwk};
+use crate::{VerifyError, fetch};
+use jsonwebtoken::Algorithm;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// The least time between two refreshes caused by unknown `kid`s, and between a failed fetch and the next.
+pub const MIN_UNKNOWN_KID_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// At most this many keys of a set are considered (Descope publishes two or three).
+const MAX_KEYS: usize = 64;
+
+/// Where the key set is published.
+#[derive(Debug, Clone)]
+pub enum JwksLocation {
+    /// A fixed URL, as for Descope: `{base}/v2/keys/{projectId}`.
+    Url(String),
+    /// Found through OpenID Connect discovery (`jwks_uri`).
+    Discovery(Arc<fetch::Discovery>),
+}
+
+#[derive(Debug, Clone)]
+pub struct JwksCacheOptions {
+    pub ttl: Duration,
+    pub unknown_kid_interval: Duration,
+    pub fetch_timeout: Duration,
+    pub max_bytes: usize,
+}
+
+impl Default for JwksCacheOptions {
+    fn default() -> Self {
+        JwksCacheOptions {
+            ttl: Duration::from_secs(600),
+            unknown_kid_interval: MIN_UNKNOWN_KID_REFRESH_INTERVAL,
+            fetch_timeout: Duration::from_secs(3),
+            max_bytes: 150_000,
+        }
+    }
+}
+
+type KeySet = HashMap<String, Arc<SigningKey>>;
+
+#[derive(Default)]
+struct CacheState {
+    keys: KeySet,
+    fetched_at: Option<Instant>,
+    failed_at: Option<Instant>,
+    last_unknown_kid_refresh: Option<Instant>,
+    /// Counts finished fetch attempts, so a request that waited for another's fetch can tell it happened.
+    attempts: u64,
+}
+
+enum Decision {
+    Use(Arc<SigningKey>),
+    Refuse(VerifyError),
+    Fetch { unknown_kid: bool },
+}
+
+impl CacheState {
+    fn decide(&self, kid: &str, now: Instant, options: &JwksCacheOptions) -> Decision {
+        let key = self.keys.get(kid);
+        let stale = self
+            .fetched_at
+            .is_none_or(|at| now.duration_since(at) >= options.ttl);
+        let backoff_left = self
+            .failed_at
+            .map(|at| {
+                options
+                    .unknown_kid_interval
+                    .saturating_sub(now.duration_since(at))
+            })
+            .filter(|left| !left.is_zero());
+        match (key, stale, backoff_left) {
+            (Some(key), false, _) | (Some(key), true, Some(_)) => Decision::Use(key.clone()),
+            (Some(_), true, None) => Decision::Fetch { unknown_kid: false },
+            (None, _, Some(left)) => {
+                Decision::Refuse(VerifyError::KeysUnavailable { retry_after: left })
+            }
+            (None, true, None) => Decision::Fetch { unknown_kid: false },
+            (None, false, None) => {
+                let recently = self
+                    .last_unknown_kid_refresh
+                    .is_some_and(|at| now.duration_since(at) < options.unknown_kid_interval);
+                if recently {
+                    Decision::Refuse(VerifyError::UnknownKey)
+                } else {
+                    Decision::Fetch { unknown_kid: true }
+                }
+            }
+        }
+    }
+
+    /// What a request gets once the fetch it needed (its own or another's) has finished.
+    fn after_fetch(
+        &self,
+        kid: &str,
+        now: Instant,
+        options: &JwksCacheOptions,
+    ) -> Result<Arc<SigningKey>, VerifyError> {
+        if let Some(key) = self.keys.get(kid) {
+            return Ok(key.clone());
+        }
+        match self.failed_at {
+            Some(at) => Err(VerifyError::KeysUnavailable {
+                retry_after: options
+                    .unknown_kid_interval
+                    .saturating_sub(now.duration_since(at)),
+            }),
+            None => Err(VerifyError::UnknownKey),
+        }
+    }
+}
+
+/// Signing keys of one issuer, cached across invocations.
+pub struct JwksCache {
+    client: reqwest::Client,
+    location: JwksLocation,
+    algorithms: Vec<Algorithm>,
+    options: JwksCacheOptions,
+    state: RwLock<CacheState>,
+    refresh: tokio::sync::Mutex<()>,
+    fetch_count: AtomicU64,
+}
+
+impl JwksCache {
+    /// `algorithms` are those tokens may use; a key that fits none of them is left out.
+    pub fn new(
+        client: reqwest::Client,
+        location: JwksLocation,
+        algorithms: Vec<Algorithm>,
+        options: JwksCacheOptions,
+    ) -> Self {
+        JwksCache {
+            client,
+            location,
+            algorithms,
+            options,
+            state: RwLock::default(),
+            refresh: tokio::sync::Mutex::new(()),
+            fetch_count: AtomicU64::new(0),
+        }
+    }
+
+    /// How many times the key set has been requested from the provider.
+    pub fn fetch_count(&self) -> u64 {
+        self.fetch_count.load(Ordering::Relaxed)
+    }
+
+    /// The number of keys currently held.
+    pub fn len(&self) -> usize {
+        self.read_state().keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
+        // A panic while holding the lock cannot leave the state half-written (every write is one
+        // assignment), so a poisoned lock is still safe to use.
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) async fn signing_key(&self, kid: &str) -> Result<Arc<SigningKey>, VerifyError> {
+        let (attempts_seen, unknown_kid) = {
+            let state = self.read_state();
+            match state.decide(kid, Instant::now(), &self.options) {
+                Decision::Use(key) => return Ok(key),
+                Decision::Refuse(error) => return Err(error),
+                Decision::Fetch { unknown_kid } => (state.attempts, unknown_kid),
+            }
+        };
+        let _single_flight = self.refresh.lock().await;
+        {
+            let state = self.read_state();
+            if state.attempts != attempts_seen {
+                return state.after_fetch(kid, Instant::now(), &self.options);
+            }
+        }
+        let started = Instant::now();
+        let outcome = self.fetch().await;
+        let mut state = self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.attempts += 1;
+        if unknown_kid {
+            state.last_unknown_kid_refresh = Some(started);
+        }
+        match outcome {
+            Ok(keys) => {
+                tracing::info!(keys = keys.len(), "signing keys refreshed");
+                state.keys = keys;
+                state.fetched_at = Some(started);
+                state.failed_at = None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, cached_keys = state.keys.len(), "signing keys could not be fetched");
+                state.failed_at = Some(Instant::now());
+            }
+        }
+        state.after_fetch(kid, Instant::now(), &self.options)
+    }
+
+    async fn fetch(&self) -> Result<KeySet, fetch::FetchError> {
+        self.fetch_count.fetch_add(1, Ordering::Relaxed);
+        let url = match &self.location {
+            JwksLocation::Url(url) => url.clone(),
+            JwksLocation::Discovery(discovery) => discovery.metadata().await?.jwks_uri.clone(),
+        };
+        let document = fetch::get_json(
+            &self.client,
+            &url,
+            self.options.fetch_timeout,
+            self.options.max_bytes,
+        )
+        .await?;
+        let Some(Value::Array(entries)) = document.get("keys") else {
+            return Err(fetch::FetchError::Invalid("no 'keys' array"));
+        };
+        let keys = self.usable_keys(entries);
+        if keys.is_empty() {
+            return Err(fetch::FetchError::Invalid("no usable key"));
+        }
+        Ok(keys)
+    }
+
+    fn usable_keys(&self, entries: &[Value]) -> KeySet {
+        let mut keys = KeySet::new();
+        let mut duplicated = Vec::new();
+        for entry in entries.iter().take(MAX_KEYS) {
+            match parse_jwk(entry, &self.algorithms) {
+                Ok((kid, key)) => {
+                    if keys.insert(kid.clone(), Arc::new(key)).is_some() {
+                        duplicated.push(kid);
+                    }
+                }
+                Err(reason) => tracing::debug!(reason, "JWKS entry ignored"),
+            }
+        }
+        for kid in duplicated {
+            // Two keys under one kid: neither can be told apart from the other, so neither is trusted.
+            tracing::warn!("JWKS holds two keys under one kid; both ignored");
+            keys.remove(&kid);
+        }
+        keys
+    }
+}
