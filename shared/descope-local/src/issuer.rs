@@ -362,6 +362,14 @@ mod tests {
     }
 
     #[test]
+    fn shared_state_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<LocalIssuer>();
+        assert_send_sync::<Arc<LocalIssuer>>();
+        assert_send_sync::<crate::RunningIssuer>();
+    }
+
+    #[test]
     fn mint_builds_descope_claims() {
         let issuer = LocalIssuer::new(IssuerConfig::dev());
         issuer.set_base_url("http://127.0.0.1:4000/");

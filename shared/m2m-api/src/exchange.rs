@@ -143,33 +143,21 @@ fn is_invalid_client(document: Option<&Value>) -> bool {
 /// The provider's own explanation: Descope's `errorDescription`/`errorMessage`, OAuth's
 /// `error_description`/`error`. Shortened, control characters dropped, the access key never repeated.
 fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> String {
-    let text = document
-        .and_then(|d| {
-            [
-                "errorDescription",
-                "errorMessage",
-                "error_description",
-                "message",
-                "error",
-            ]
-            .iter()
-            .find_map(|name| {
-                d.get(*name)
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.trim().is_empty())
-            })
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("status {status}"));
-    let text = if access_key.len() >= 4 {
-        text.replace(access_key, "[redacted]")
-    } else {
-        text
+    let field = |name: &str| {
+        document.and_then(|d| d.get(name)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
     };
-    text.chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_PROVIDER_MESSAGE)
-        .collect()
+    let text = match (field("errorDescription"), field("errorMessage")) {
+        // Descope: the code's generic description, then what happened this time.
+        (Some(description), Some(message)) if description != message => format!("{description}: {message}"),
+        (Some(text), _) | (None, Some(text)) => text.to_owned(),
+        (None, None) => ["error_description", "message", "error"]
+            .into_iter()
+            .find_map(field)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("status {status}")),
+    };
+    let text = if access_key.len() >= 4 { text.replace(access_key, "[redacted]") } else { text };
+    text.chars().filter(|c| !c.is_control()).take(MAX_PROVIDER_MESSAGE).collect()
 }
 
 fn form_encode(text: &str) -> String {

@@ -1,0 +1,176 @@
+//! Helpers shared by the in-process tests: a local issuer on a free loopback port, the functions' APIs
+//! configured against it, and requests built the way API Gateway hands them to a function.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use descope_local::{IssuerConfig, LocalIssuer, RunningIssuer};
+use lambda_http::http::HeaderMap;
+use lambda_http::{Body, Request};
+use m2m_api::{AuthConfig, CredentialSettings, Endpoint, ProtectedApi, Protection, TokenApi, TokenSettings};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use descope_local::{Endpoint as IssuerEndpoint, Fault};
+
+/// The project of the shipped dev key file.
+pub const PROJECT: &str = "P2LocalDevProject";
+
+/// Starts a local issuer with the dev keys on 127.0.0.1 (stopped when dropped).
+pub async fn start_issuer() -> RunningIssuer {
+    start_issuer_with(IssuerConfig::dev()).await
+}
+
+pub async fn start_issuer_with(config: IssuerConfig) -> RunningIssuer {
+    LocalIssuer::new(config).start("127.0.0.1:0".parse().unwrap()).await.expect("bind 127.0.0.1")
+}
+
+/// Configuration lookup over the given variables (and nothing from the real environment).
+pub fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name| map.get(name).cloned()
+}
+
+fn with_issuer(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut all = vec![
+        ("DESCOPE_BASE_URL".to_owned(), issuer.base_url()),
+        ("DESCOPE_PROJECT_ID".to_owned(), PROJECT.to_owned()),
+    ];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    all
+}
+
+pub fn auth_config(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> AuthConfig {
+    let all = with_issuer(issuer, vars);
+    let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    AuthConfig::from_lookup(lookup(&refs)).expect("valid test configuration")
+}
+
+/// The token function configured against `issuer`, plus `vars` (which win).
+pub fn token_api(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> TokenApi {
+    let all = with_issuer(issuer, vars);
+    let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let auth = AuthConfig::from_lookup(lookup(&refs)).expect("valid auth configuration");
+    let credentials = CredentialSettings::from_lookup(false, lookup(&refs)).expect("valid credential configuration");
+    TokenApi::new(TokenSettings { auth, credentials, cors: m2m_api::Cors::default() }).expect("token api")
+}
+
+/// A protected function configured against `issuer`.
+pub fn protected_api(issuer: &RunningIssuer, protection: Protection, vars: &[(&str, &str)]) -> ProtectedApi {
+    ProtectedApi::new(protection, &auth_config(issuer, vars), m2m_api::Cors::default()).expect("protected api")
+}
+
+/// A request as API Gateway hands it to a function.
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
+    let mut builder = lambda_http::http::Request::builder().method(method).uri(format!("https://api.example{path}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let body = body.map(|b| Body::Text(b.to_owned())).unwrap_or(Body::Empty);
+    builder.body(body).expect("valid request")
+}
+
+pub fn post_json(path: &str, body: &str) -> Request {
+    request("POST", path, &[("content-type", "application/json")], Some(body))
+}
+
+pub fn bearer(path: &str, token: &str) -> Request {
+    request("POST", path, &[("authorization", &format!("Bearer {token}"))], None)
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+    }
+}
+
+pub async fn call<E: Endpoint>(endpoint: &E, request: Request) -> Reply {
+    let response = endpoint.handle(request).await;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    Reply { status, body, headers }
+}
+
+/// `POST /m2m/token` with this body.
+pub async fn exchange(api: &TokenApi, body: Value) -> Reply {
+    call(api, post_json("/m2m/token", &body.to_string())).await
+}
+
+/// Exchanges `access_key` (with `scopes`) and returns the JWT, failing the test on any error.
+pub async fn token_for(api: &TokenApi, access_key: &str, scopes: &[&str]) -> String {
+    let reply = exchange(api, json!({"accessKey": access_key, "scopes": scopes})).await;
+    assert_eq!(reply.status, 200, "exchange failed: {}", reply.body);
+    reply.body["jwt"].as_str().unwrap().to_owned()
+}
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Valid session-token claims of the dev project, with `changes` applied (a `null` removes a claim).
+pub fn claims(issuer: &RunningIssuer, changes: Value) -> Value {
+    let now = now();
+    let mut claims = json!({
+        "iss": format!("{}/v1/apps/{PROJECT}", issuer.base_url()),
+        "sub": "K2Handmade",
+        "iat": now,
+        "exp": now + 600,
+        "drn": "DS",
+        "roles": [],
+        "permissions": [],
+        "tenants": {},
+    });
+    merge(&mut claims, changes);
+    claims
+}
+
+/// The header the issuer signs with, with `changes` applied.
+pub fn header(issuer: &RunningIssuer, changes: Value) -> Value {
+    let mut header = json!({"alg": "RS256", "kid": issuer.issuer().current_kid(), "typ": "JWT"});
+    merge(&mut header, changes);
+    header
+}
+
+fn merge(target: &mut Value, changes: Value) {
+    if let (Some(target), Value::Object(changes)) = (target.as_object_mut(), changes) {
+        for (name, value) in changes {
+            if value.is_null() {
+                target.remove(&name);
+            } else {
+                target.insert(name, value);
+            }
+        }
+    }
+}
+
+/// A token signed by the issuer's current key with the given header and claims changes.
+pub fn signed(issuer: &RunningIssuer, header_changes: Value, claim_changes: Value) -> String {
+    issuer.issuer().sign_raw(&header(issuer, header_changes), &claims(issuer, claim_changes))
+}
+
+/// base64url without padding.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// HMAC-SHA256, for forging HS256 tokens in attack tests.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::hmac;
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message).as_ref().to_vec()
+}
