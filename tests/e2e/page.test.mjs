@@ -10,14 +10,14 @@
 // Screenshots go to tests/artifacts/screenshots/ (and also docs/screenshots/ when UPDATE_SCREENSHOTS=1).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import * as localStack from './stack.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -25,7 +25,6 @@ const repoRoot = path.resolve(here, '..', '..');
 const artifacts = path.join(repoRoot, 'tests', 'artifacts', 'screenshots');
 const docsShots = path.join(repoRoot, 'docs', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const STACK_TIMEOUT_MS = Number(process.env.M2M_STACK_TIMEOUT_SECONDS || 900) * 1000;
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -35,86 +34,15 @@ const ALL_KEYS = ['dev-admin-key', 'dev-reader-key', 'dev-nogrants-key', 'dev-ex
   'dev-tenant-key', 'dev-hostile-key', 'this-is-not-a-valid-key'];
 
 let baseUrl = process.env.M2M_BASE_URL ? process.env.M2M_BASE_URL.replace(/\/+$/, '') : '';
-let stack = null;
-let stackLog = '';
 let browser = null;
 let profileDir = null;
 
 // ---------------------------------------------------------------------------------------------------------
 // Stack and browser
 
-function startStack() {
-  return new Promise((resolve, reject) => {
-    const script = path.resolve(repoRoot, process.env.M2M_STACK_SCRIPT || path.join('scripts', 'local-stack.sh'));
-    if (!existsSync(script)) {
-      reject(new Error(`M2M_BASE_URL is unset and ${script} does not exist`));
-      return;
-    }
-    stack = spawn('bash', [script], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    // Safety net if this process ends without running the after hook (the after hook is the normal path).
-    const pid = stack.pid;
-    process.once('exit', () => {
-      try {
-        process.kill(-pid, 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-    });
-    let buffered = '';
-    let settled = false;
-    const timer = setTimeout(() => finish(new Error(`local stack printed no READY line within ${STACK_TIMEOUT_MS / 1000}s\n${tail()}`)), STACK_TIMEOUT_MS);
-    const tail = () => stackLog.split('\n').slice(-40).join('\n');
-    function finish(err, url) {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve(url);
-    }
-    stack.stdout.setEncoding('utf8');
-    stack.stderr.setEncoding('utf8');
-    stack.stdout.on('data', (chunk) => {
-      stackLog = (stackLog + chunk).slice(-20000);
-      buffered += chunk;
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        const m = /^READY\s+(\S+)/.exec(line);
-        if (m) finish(null, m[1].replace(/\/+$/, ''));
-      }
-    });
-    stack.stderr.on('data', (chunk) => {
-      stackLog = (stackLog + chunk).slice(-20000);
-    });
-    stack.on('error', (err) => finish(err));
-    stack.on('exit', (code, signal) => {
-      finish(new Error(`local stack exited (code ${code}, signal ${signal}) before READY\n${tail()}`));
-    });
-  });
-}
-
-async function stopStack() {
-  if (!stack || stack.exitCode !== null || stack.signalCode !== null) return;
-  const exited = new Promise((resolve) => stack.once('exit', resolve));
-  try {
-    process.kill(-stack.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 15000));
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    try {
-      process.kill(-stack.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  if (!baseUrl) baseUrl = await startStack();
+  if (!baseUrl) baseUrl = await localStack.start();
   profileDir = mkdtempSync(path.join(tmpdir(), 'm2m-e2e-chromium-'));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -127,7 +55,7 @@ after(async () => {
   try {
     if (browser) await browser.close();
   } finally {
-    await stopStack();
+    await localStack.stop();
     if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting and lints, the Rust tests (in-process against the local
+# issuer, Secrets Manager against moto, OIDC against oidc-provider), the browser and HTTP tests through
+# `cargo lambda watch`, the interoperability tests, the infrastructure checks, a short fuzzing run and the
+# API contract test. Installs what it needs first (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== test: %s\n' "$*"; }
+
+bash scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build the binaries (the node tests start them)"
+cargo build --workspace --bins --locked
+
+step "Rust tests"
+cargo test --workspace --locked
+
+step "benchmarks build (their timings are not judged here)"
+cargo bench --workspace --no-run --locked
+
+step "browser, HTTP and interoperability tests (node --test)"
+# One local stack (issuer + cargo lambda watch) for the HTTP and browser tests, stopped on exit.
+stack_out=$(mktemp)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+M2M_PORT=$port setsid bash scripts/local-stack.sh >"$stack_out" 2>"$stack_out.err" &
+stack_pid=$!
+trap 'kill -TERM -- -$stack_pid 2>/dev/null || true; wait $stack_pid 2>/dev/null || true; rm -f "$stack_out" "$stack_out.err"' EXIT
+for _ in $(seq 1800); do
+  grep -q '^READY ' "$stack_out" && break
+  kill -0 "$stack_pid" 2>/dev/null || { cat "$stack_out.err"; exit 1; }
+  sleep 0.5
+done
+grep -q '^READY ' "$stack_out" || { echo "the local stack did not come up"; tail -50 "$stack_out.err"; exit 1; }
+export M2M_BASE_URL
+M2M_BASE_URL=$(sed -n 's/^READY //p' "$stack_out")
+node_suites=(tests/e2e/)
+[[ -d tests/interop ]] && node_suites+=(tests/interop/)
+node --test --test-concurrency=1 "${node_suites[@]}"
+kill -TERM -- -"$stack_pid" 2>/dev/null || true
+
+step "infrastructure checks"
+bash infra/test.sh
+
+for extra in scripts/fuzz.sh scripts/schemathesis.sh; do
+  if [[ -f "$extra" ]]; then step "$extra"; bash "$extra"; fi
+done
+
+printf '\n== test: all suites passed\n'
