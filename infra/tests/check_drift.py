@@ -57,7 +57,7 @@ COMMON_ENV = {
 }
 # What each function needs in AWS (CONTRACT section 2), explicitly.
 EXPECTED_ENV = {
-    "token": COMMON_ENV | {"DESCOPE_SECRET_ID", "SECRET_CACHE_SECONDS", "ALLOW_CREDENTIAL_OVERRIDE"},
+    "token": COMMON_ENV | {"DESCOPE_SECRET_ID", "SECRET_CACHE_SECONDS", "ALLOW_CREDENTIAL_OVERRIDE", "JWT_AUDIENCE"},
     "protected": COMMON_ENV | {"JWT_AUDIENCE"},
     "user": COMMON_ENV | {"JWT_AUDIENCE"},
     "admin": COMMON_ENV | {"JWT_AUDIENCE"},

@@ -73,7 +73,7 @@ export class M2mStack extends Stack {
     const jwtAudience = new CfnParameter(this, 'JwtAudience', {
       type: 'String',
       default: '',
-      description: "When set, the protected endpoints require the token's aud to contain it (JWT_AUDIENCE).",
+      description: 'When set, tokens must have an aud containing it (JWT_AUDIENCE); required with AUTH_PROVIDER=oidc.',
     });
     const allowOverride = new CfnParameter(this, 'AllowCredentialOverride', {
       type: 'String',
@@ -206,6 +206,8 @@ export class M2mStack extends Stack {
         DESCOPE_SECRET_ID: secretArn,
         SECRET_CACHE_SECONDS: secretCache.valueAsString,
         ALLOW_CREDENTIAL_OVERRIDE: allowOverride.valueAsString,
+        // The token function verifies what it hands out by the protected functions' rules.
+        JWT_AUDIENCE: jwtAudience.valueAsString,
       },
       protected: { JWT_AUDIENCE: jwtAudience.valueAsString },
       user: { JWT_AUDIENCE: jwtAudience.valueAsString },
