@@ -93,6 +93,14 @@ impl Exchanger {
             Exchanger::Descope { .. } => "sessionJwt",
             Exchanger::Oidc { .. } => "access_token",
         };
+        // RFC 6749 section 5.2 `invalid_scope`: the client may not have a scope it asked for. That is the
+        // contract's 403, as when a provider leaves the scope out of the token instead, whenever the answer
+        // lets the scope be named; otherwise the provider's message is passed on (400).
+        if status == 400
+            && let Some(scope) = refused_scope(document.as_ref(), input.scopes)
+        {
+            return Err(ApiError::ScopeNotGranted(scope));
+        }
         match status {
             200 => document
                 .as_ref()
@@ -140,15 +148,42 @@ fn is_invalid_client(document: Option<&Value>) -> bool {
         == Some("invalid_client")
 }
 
+/// The requested scope an `invalid_scope` answer refuses: the one its `scope` member names (oidc-provider),
+/// or the only one asked for. `None` when the answer is another error or does not say which.
+fn refused_scope(document: Option<&Value>, requested: &[String]) -> Option<String> {
+    let document = document?;
+    if document.get("error").and_then(Value::as_str) != Some("invalid_scope") {
+        return None;
+    }
+    let named = document
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    named
+        .split(' ')
+        .find_map(|scope| requested.iter().find(|r| *r == scope))
+        .or(match requested {
+            [only] => Some(only),
+            _ => None,
+        })
+        .cloned()
+}
+
 /// The provider's own explanation: Descope's `errorDescription`/`errorMessage`, OAuth's
 /// `error_description`/`error`. Shortened, control characters dropped, the access key never repeated.
 fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> String {
     let field = |name: &str| {
-        document.and_then(|d| d.get(name)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+        document
+            .and_then(|d| d.get(name))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     };
     let text = match (field("errorDescription"), field("errorMessage")) {
         // Descope: the code's generic description, then what happened this time.
-        (Some(description), Some(message)) if description != message => format!("{description}: {message}"),
+        (Some(description), Some(message)) if description != message => {
+            format!("{description}: {message}")
+        }
         (Some(text), _) | (None, Some(text)) => text.to_owned(),
         (None, None) => ["error_description", "message", "error"]
             .into_iter()
@@ -156,8 +191,15 @@ fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> 
             .map(str::to_owned)
             .unwrap_or_else(|| format!("status {status}")),
     };
-    let text = if access_key.len() >= 4 { text.replace(access_key, "[redacted]") } else { text };
-    text.chars().filter(|c| !c.is_control()).take(MAX_PROVIDER_MESSAGE).collect()
+    let text = if access_key.len() >= 4 {
+        text.replace(access_key, "[redacted]")
+    } else {
+        text
+    };
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_PROVIDER_MESSAGE)
+        .collect()
 }
 
 fn form_encode(text: &str) -> String {
@@ -191,6 +233,25 @@ mod tests {
             provider_message(Some(&long), 400, "k").len(),
             MAX_PROVIDER_MESSAGE
         );
+    }
+
+    #[test]
+    fn invalid_scope_names_the_refused_scope_when_it_can() {
+        let requested = ["read:data".to_owned(), "admin".to_owned()];
+        let named = json!({"error": "invalid_scope", "scope": "admin"});
+        assert_eq!(
+            refused_scope(Some(&named), &requested).as_deref(),
+            Some("admin")
+        );
+        let unnamed = json!({"error": "invalid_scope", "error_description": "Invalid scopes"});
+        assert_eq!(refused_scope(Some(&unnamed), &requested), None);
+        assert_eq!(
+            refused_scope(Some(&unnamed), &requested[1..]).as_deref(),
+            Some("admin")
+        );
+        let other = json!({"error": "invalid_request", "scope": "admin"});
+        assert_eq!(refused_scope(Some(&other), &requested), None);
+        assert_eq!(refused_scope(None, &requested), None);
     }
 
     #[test]

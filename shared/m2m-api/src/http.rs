@@ -187,43 +187,6 @@ pub(crate) fn route(request: &Request) -> String {
     path.chars().take(128).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(values: &[&str]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for v in values {
-            map.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn bearer_follows_rfc_6750() {
-        assert_eq!(
-            bearer_token(&headers(&["Bearer abc.def.ghi"])),
-            Some("abc.def.ghi")
-        );
-        assert_eq!(bearer_token(&headers(&["bEaReR   abc"])), Some("abc"));
-        assert_eq!(bearer_token(&headers(&["Bearer a=="])), Some("a=="));
-        for bad in [
-            "Basic abc",
-            "Bearer",
-            "Bearer ",
-            "Bearerabc",
-            "Bearer a b",
-            "Bearer =a",
-            "Bearer a=b",
-            "Bearer <x>",
-        ] {
-            assert_eq!(bearer_token(&headers(&[bad])), None, "{bad}");
-        }
-        assert_eq!(bearer_token(&headers(&["Bearer a", "Bearer b"])), None);
-        assert_eq!(bearer_token(&HeaderMap::new()), None);
-    }
-}
-
 /// Longest a request may take end to end; the provider and key fetches have shorter limits of their own,
 /// this bounds everything else (and their sum) below the function's timeout.
 pub(crate) const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
@@ -259,4 +222,41 @@ pub(crate) async fn answer(
         error.as_ref(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn bearer_follows_rfc_6750() {
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def.ghi"])),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer_token(&headers(&["bEaReR   abc"])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&["Bearer a=="])), Some("a=="));
+        for bad in [
+            "Basic abc",
+            "Bearer",
+            "Bearer ",
+            "Bearerabc",
+            "Bearer a b",
+            "Bearer =a",
+            "Bearer a=b",
+            "Bearer <x>",
+        ] {
+            assert_eq!(bearer_token(&headers(&[bad])), None, "{bad}");
+        }
+        assert_eq!(bearer_token(&headers(&["Bearer a", "Bearer b"])), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
 }

@@ -10,7 +10,8 @@ pub enum GrantModel {
     /// Descope: `roles`/`permissions` (project-wide and of the current tenant) are trusted; scopes the
     /// caller asked for (`nsec.scope`, `scope`, `scopes`) can only narrow them.
     Descope,
-    /// Standard OAuth 2.0: the authorization server chose the `scope` claim, so it is trusted as well.
+    /// Standard OAuth 2.0: the authorization server chose the `scope` (or `scp`) claim, so it is trusted
+    /// as well.
     Oidc,
 }
 
@@ -48,7 +49,10 @@ impl Grants {
                 }
             }
             GrantModel::Oidc => {
+                // `scope` (RFC 9068: Auth0, Cognito, Keycloak, oidc-provider) or `scp` (Okta: an array;
+                // Microsoft Entra: a space-separated string); either shape is read for both names.
                 effective.extend(scope_set_opt(claims.get("scope")));
+                effective.extend(scope_set_opt(claims.get("scp")));
             }
         }
         Grants { effective }
@@ -179,6 +183,19 @@ mod tests {
             ["admin", "read:data", "user"]
         );
         assert_eq!(grants(claims, GrantModel::Descope), Vec::<String>::new());
+    }
+
+    #[test]
+    fn oidc_reads_scp_as_an_array_or_a_string() {
+        let okta = json!({"scp": ["read:data", "admin"]});
+        assert_eq!(grants(okta, GrantModel::Oidc), ["admin", "read:data"]);
+        let entra = json!({"scp": "read:data", "roles": ["admin"]});
+        assert_eq!(grants(entra, GrantModel::Oidc), ["admin", "read:data"]);
+        let malformed = json!({"scp": ["admin", 1], "scope": 7});
+        assert!(grants(malformed, GrantModel::Oidc).is_empty());
+        // With Descope, `scp` is not a claim of its own: it neither grants nor narrows.
+        let descope = json!({"roles": ["admin"], "scp": ["read:data"]});
+        assert_eq!(grants(descope, GrantModel::Descope), ["admin"]);
     }
 
     #[test]
