@@ -3,18 +3,25 @@
 
 use m2m_tests::*;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::test]
 async fn exchange_returns_a_verified_token_with_its_grants() {
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[]);
-    let reply = exchange(&api, json!({"accessKey": "dev-reader-key", "scopes": ["read:data"]})).await;
+    let reply = exchange(
+        &api,
+        json!({"accessKey": "dev-reader-key", "scopes": ["read:data"]}),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("cache-control"), "no-store");
     assert_eq!(reply.body["success"], true);
     assert_eq!(reply.body["decodedHeader"]["alg"], "RS256");
-    assert_eq!(reply.body["decodedHeader"]["kid"], issuer.issuer().current_kid().as_str());
+    assert_eq!(
+        reply.body["decodedHeader"]["kid"],
+        issuer.issuer().current_kid().as_str()
+    );
     let payload = &reply.body["decodedPayload"];
     assert_eq!(payload["sub"], "K2LocalReader");
     assert_eq!(payload["drn"], "DS");
@@ -31,7 +38,10 @@ async fn without_requested_scopes_the_grants_are_the_keys_own() {
     let api = token_api(&issuer, &[]);
     let reply = exchange(&api, json!({"accessKey": "dev-admin-key"})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.body["scopes"], json!(["admin", "read:data", "write:data"]));
+    assert_eq!(
+        reply.body["scopes"],
+        json!(["admin", "read:data", "write:data"])
+    );
     assert!(reply.body["decodedPayload"].get("nsec").is_none());
 }
 
@@ -39,9 +49,16 @@ async fn without_requested_scopes_the_grants_are_the_keys_own() {
 async fn asking_for_a_scope_the_key_lacks_is_refused() {
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[]);
-    let reply = exchange(&api, json!({"accessKey": "dev-reader-key", "scopes": ["read:data", "admin"]})).await;
+    let reply = exchange(
+        &api,
+        json!({"accessKey": "dev-reader-key", "scopes": ["read:data", "admin"]}),
+    )
+    .await;
     assert_eq!(reply.status, 403);
-    assert_eq!(reply.error(), "Scope not granted to this access key: 'admin'");
+    assert_eq!(
+        reply.error(),
+        "Scope not granted to this access key: 'admin'"
+    );
     assert!(reply.body.get("jwt").is_none());
 }
 
@@ -49,16 +66,28 @@ async fn asking_for_a_scope_the_key_lacks_is_refused() {
 async fn tenant_grants_count_only_in_the_selected_tenant() {
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[]);
-    let reply = exchange(&api, json!({"accessKey": "dev-tenant-key", "tenant": "T2Acme"})).await;
+    let reply = exchange(
+        &api,
+        json!({"accessKey": "dev-tenant-key", "tenant": "T2Acme"}),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["decodedPayload"]["dct"], "T2Acme");
     assert_eq!(reply.body["scopes"], json!(["admin", "read:data"]));
 
-    let other = exchange(&api, json!({"accessKey": "dev-tenant-key", "tenant": "T2Other"})).await;
+    let other = exchange(
+        &api,
+        json!({"accessKey": "dev-tenant-key", "tenant": "T2Other"}),
+    )
+    .await;
     assert_eq!(other.body["scopes"], json!(["write:data"]));
     let none = exchange(&api, json!({"accessKey": "dev-tenant-key"})).await;
     assert_eq!(none.body["scopes"], json!([]));
-    let refused = exchange(&api, json!({"accessKey": "dev-tenant-key", "tenant": "T2Other", "scopes": ["admin"]})).await;
+    let refused = exchange(
+        &api,
+        json!({"accessKey": "dev-tenant-key", "tenant": "T2Other", "scopes": ["admin"]}),
+    )
+    .await;
     assert_eq!(refused.status, 403);
 }
 
@@ -66,9 +95,19 @@ async fn tenant_grants_count_only_in_the_selected_tenant() {
 async fn a_tenant_the_key_is_not_in_is_the_providers_400() {
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[]);
-    let reply = exchange(&api, json!({"accessKey": "dev-reader-key", "tenant": "T2Acme"})).await;
+    let reply = exchange(
+        &api,
+        json!({"accessKey": "dev-reader-key", "tenant": "T2Acme"}),
+    )
+    .await;
     assert_eq!(reply.status, 400);
-    assert!(reply.error().starts_with("Identity provider rejected the request: "), "{}", reply.error());
+    assert!(
+        reply
+            .error()
+            .starts_with("Identity provider rejected the request: "),
+        "{}",
+        reply.error()
+    );
 }
 
 #[tokio::test]
@@ -78,12 +117,28 @@ async fn rejected_keys_are_401_with_the_providers_reason() {
     for key in ["no-such-key", "dev-expired-key", "dev-disabled-key"] {
         let reply = exchange(&api, json!({"accessKey": key})).await;
         assert_eq!(reply.status, 401, "{key}: {}", reply.body);
-        assert!(reply.error().starts_with("Authentication failed: "), "{}", reply.error());
-        assert!(!reply.body.to_string().contains(key), "the key is echoed: {}", reply.body);
+        assert!(
+            reply.error().starts_with("Authentication failed: "),
+            "{}",
+            reply.error()
+        );
+        assert!(
+            !reply.body.to_string().contains(key),
+            "the key is echoed: {}",
+            reply.body
+        );
     }
     let expired = exchange(&api, json!({"accessKey": "dev-expired-key"})).await;
-    assert!(expired.error().to_lowercase().contains("expired"), "{}", expired.error());
-    let wrong_project = exchange(&api, json!({"projectId": "P2Other", "accessKey": "dev-admin-key"})).await;
+    assert!(
+        expired.error().to_lowercase().contains("expired"),
+        "{}",
+        expired.error()
+    );
+    let wrong_project = exchange(
+        &api,
+        json!({"projectId": "P2Other", "accessKey": "dev-admin-key"}),
+    )
+    .await;
     assert_eq!(wrong_project.status, 401);
 }
 
@@ -109,12 +164,25 @@ async fn no_credentials_and_disabled_overrides_are_400() {
     assert_eq!(reply.status, 400);
     assert!(reply.error().contains("No access key"), "{}", reply.error());
 
-    let locked = token_api(&issuer, &[("DESCOPE_ACCESS_KEY", "dev-reader-key"), ("ALLOW_CREDENTIAL_OVERRIDE", "false")]);
+    let locked = token_api(
+        &issuer,
+        &[
+            ("DESCOPE_ACCESS_KEY", "dev-reader-key"),
+            ("ALLOW_CREDENTIAL_OVERRIDE", "false"),
+        ],
+    );
     assert_eq!(exchange(&locked, json!({})).await.status, 200);
     let reply = exchange(&locked, json!({"accessKey": "dev-admin-key"})).await;
     assert_eq!(reply.status, 400);
-    assert!(reply.error().contains("'accessKey'") && reply.error().contains("overrides are disabled"));
-    assert_eq!(exchange(&locked, json!({"projectId": PROJECT})).await.status, 400);
+    assert!(
+        reply.error().contains("'accessKey'") && reply.error().contains("overrides are disabled")
+    );
+    assert_eq!(
+        exchange(&locked, json!({"projectId": PROJECT}))
+            .await
+            .status,
+        400
+    );
 }
 
 #[tokio::test]
@@ -135,7 +203,11 @@ async fn invalid_bodies_are_400_naming_the_field() {
     ] {
         let reply = call(&api, post_json("/m2m/token", body)).await;
         assert_eq!(reply.status, 400, "{body}");
-        assert!(reply.error().contains(expected), "{body}: {}", reply.error());
+        assert!(
+            reply.error().contains(expected),
+            "{body}: {}",
+            reply.error()
+        );
         assert_eq!(reply.body["success"], false);
     }
     let huge = format!(r#"{{"tenant": "{}"}}"#, "a".repeat(20_000));
@@ -146,33 +218,36 @@ async fn invalid_bodies_are_400_naming_the_field() {
     assert_eq!(get.status, 405);
 }
 
-async fn exchange_with_fault(fault: Fault) -> (Reply, Duration) {
-    let issuer = start_issuer().await;
-    issuer.issuer().set_fault(IssuerEndpoint::Exchange, Some(fault));
-    let api = token_api(&issuer, &[]);
-    let started = Instant::now();
-    let reply = exchange(&api, json!({"accessKey": "dev-reader-key"})).await;
-    (reply, started.elapsed())
-}
-
 #[tokio::test]
 async fn provider_failures_map_to_the_contracts_statuses() {
     let (reply, _) = exchange_with_fault(Fault::Status(400)).await;
     assert_eq!(reply.status, 400);
-    assert!(reply.error().starts_with("Identity provider rejected the request: "));
+    assert!(
+        reply
+            .error()
+            .starts_with("Identity provider rejected the request: ")
+    );
     let (reply, _) = exchange_with_fault(Fault::Status(401)).await;
     assert_eq!(reply.status, 401);
     let (reply, _) = exchange_with_fault(Fault::Status(500)).await;
-    assert_eq!((reply.status, reply.error()), (502, "Identity provider error: unexpected status 500"));
+    assert_eq!(
+        (reply.status, reply.error()),
+        (502, "Identity provider error: unexpected status 500")
+    );
     let (reply, _) = exchange_with_fault(Fault::Garbage).await;
     assert_eq!(reply.status, 502);
     let (reply, _) = exchange_with_fault(Fault::Html).await;
     assert_eq!(reply.status, 502);
-    let (reply, _) = exchange_with_fault(Fault::Redirect("http://127.0.0.1:9/elsewhere".into())).await;
+    let (reply, _) =
+        exchange_with_fault(Fault::Redirect("http://127.0.0.1:9/elsewhere".into())).await;
     assert_eq!(reply.status, 502);
     let (reply, _) = exchange_with_fault(Fault::ForeignSignature).await;
     assert_eq!(reply.status, 502);
-    assert!(reply.error().contains("failed verification"), "{}", reply.error());
+    assert!(
+        reply.error().contains("failed verification"),
+        "{}",
+        reply.error()
+    );
 }
 
 #[tokio::test]
@@ -204,7 +279,11 @@ async fn answers_never_contain_the_access_key() {
     ] {
         let reply = exchange(&api, body).await;
         assert_ne!(reply.status, 200);
-        assert!(!reply.body.to_string().contains("dev-admin-key"), "{}", reply.body);
+        assert!(
+            !reply.body.to_string().contains("dev-admin-key"),
+            "{}",
+            reply.body
+        );
     }
     let _: Value = Value::Null;
 }

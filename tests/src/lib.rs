@@ -6,7 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use descope_local::{IssuerConfig, LocalIssuer, RunningIssuer};
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request};
-use m2m_api::{AuthConfig, CredentialSettings, Endpoint, ProtectedApi, Protection, TokenApi, TokenSettings};
+use m2m_api::{
+    AuthConfig, CredentialSettings, Endpoint, ProtectedApi, Protection, TokenApi, TokenSettings,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,12 +24,18 @@ pub async fn start_issuer() -> RunningIssuer {
 }
 
 pub async fn start_issuer_with(config: IssuerConfig) -> RunningIssuer {
-    LocalIssuer::new(config).start("127.0.0.1:0".parse().unwrap()).await.expect("bind 127.0.0.1")
+    LocalIssuer::new(config)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind 127.0.0.1")
 }
 
 /// Configuration lookup over the given variables (and nothing from the real environment).
 pub fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     move |name| map.get(name).cloned()
 }
 
@@ -51,31 +59,60 @@ pub fn token_api(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> TokenApi {
     let all = with_issuer(issuer, vars);
     let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let auth = AuthConfig::from_lookup(lookup(&refs)).expect("valid auth configuration");
-    let credentials = CredentialSettings::from_lookup(false, lookup(&refs)).expect("valid credential configuration");
-    TokenApi::new(TokenSettings { auth, credentials, cors: m2m_api::Cors::default() }).expect("token api")
+    let credentials = CredentialSettings::from_lookup(false, lookup(&refs))
+        .expect("valid credential configuration");
+    TokenApi::new(TokenSettings {
+        auth,
+        credentials,
+        cors: m2m_api::Cors::default(),
+    })
+    .expect("token api")
 }
 
 /// A protected function configured against `issuer`.
-pub fn protected_api(issuer: &RunningIssuer, protection: Protection, vars: &[(&str, &str)]) -> ProtectedApi {
-    ProtectedApi::new(protection, &auth_config(issuer, vars), m2m_api::Cors::default()).expect("protected api")
+pub fn protected_api(
+    issuer: &RunningIssuer,
+    protection: Protection,
+    vars: &[(&str, &str)],
+) -> ProtectedApi {
+    ProtectedApi::new(
+        protection,
+        &auth_config(issuer, vars),
+        m2m_api::Cors::default(),
+    )
+    .expect("protected api")
 }
 
 /// A request as API Gateway hands it to a function.
 pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Request {
-    let mut builder = lambda_http::http::Request::builder().method(method).uri(format!("https://api.example{path}"));
+    let mut builder = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example{path}"));
     for (name, value) in headers {
         builder = builder.header(*name, *value);
     }
-    let body = body.map(|b| Body::Text(b.to_owned())).unwrap_or(Body::Empty);
+    let body = body
+        .map(|b| Body::Text(b.to_owned()))
+        .unwrap_or(Body::Empty);
     builder.body(body).expect("valid request")
 }
 
 pub fn post_json(path: &str, body: &str) -> Request {
-    request("POST", path, &[("content-type", "application/json")], Some(body))
+    request(
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        Some(body),
+    )
 }
 
 pub fn bearer(path: &str, token: &str) -> Request {
-    request("POST", path, &[("authorization", &format!("Bearer {token}"))], None)
+    request(
+        "POST",
+        path,
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
 }
 
 /// A response, decoded.
@@ -91,7 +128,10 @@ impl Reply {
         self.body["error"].as_str().unwrap_or_default()
     }
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -104,12 +144,29 @@ pub async fn call<E: Endpoint>(endpoint: &E, request: Request) -> Reply {
         Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
         _ => Value::Null,
     };
-    Reply { status, body, headers }
+    Reply {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// `POST /m2m/token` with this body.
 pub async fn exchange(api: &TokenApi, body: Value) -> Reply {
     call(api, post_json("/m2m/token", &body.to_string())).await
+}
+
+/// One exchange of the reader key through a token function whose issuer answers with `fault`, and how
+/// long the function took to answer.
+pub async fn exchange_with_fault(fault: descope_local::Fault) -> (Reply, std::time::Duration) {
+    let issuer = start_issuer().await;
+    issuer
+        .issuer()
+        .set_fault(descope_local::Endpoint::Exchange, Some(fault));
+    let api = token_api(&issuer, &[]);
+    let started = std::time::Instant::now();
+    let reply = exchange(&api, json!({"accessKey": "dev-reader-key"})).await;
+    (reply, started.elapsed())
 }
 
 /// Exchanges `access_key` (with `scopes`) and returns the JWT, failing the test on any error.
@@ -120,7 +177,10 @@ pub async fn token_for(api: &TokenApi, access_key: &str, scopes: &[&str]) -> Str
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Valid session-token claims of the dev project, with `changes` applied (a `null` removes a claim).
@@ -147,7 +207,8 @@ pub fn header(issuer: &RunningIssuer, changes: Value) -> Value {
     header
 }
 
-fn merge(target: &mut Value, changes: Value) {
+/// Applies `changes` to the object `target`: each member set, or removed when its value is null.
+pub fn merge(target: &mut Value, changes: Value) {
     if let (Some(target), Value::Object(changes)) = (target.as_object_mut(), changes) {
         for (name, value) in changes {
             if value.is_null() {
@@ -161,7 +222,10 @@ fn merge(target: &mut Value, changes: Value) {
 
 /// A token signed by the issuer's current key with the given header and claims changes.
 pub fn signed(issuer: &RunningIssuer, header_changes: Value, claim_changes: Value) -> String {
-    issuer.issuer().sign_raw(&header(issuer, header_changes), &claims(issuer, claim_changes))
+    issuer.issuer().sign_raw(
+        &header(issuer, header_changes),
+        &claims(issuer, claim_changes),
+    )
 }
 
 /// base64url without padding.
@@ -172,5 +236,7 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 /// HMAC-SHA256, for forging HS256 tokens in attack tests.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     use aws_lc_rs::hmac;
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message).as_ref().to_vec()
+    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), message)
+        .as_ref()
+        .to_vec()
 }

@@ -52,3 +52,20 @@ pub use issuer::{
     MAX_CUSTOM_CLAIMS, MAX_PUBLISHED_KEYS, UNSTARTED_BASE_URL,
 };
 pub use server::{MAX_EXCHANGE_BODY_BYTES, RunningIssuer};
+
+/// `token` with one bit of its signature flipped: what a forger who altered nothing else would send.
+/// For tests and benchmarks of the refusal path.
+///
+/// # Panics
+///
+/// When `token` is not a compact JWS with a signature of at least 101 bytes (any RSA-2048 or larger).
+pub fn corrupt_signature(token: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (input, signature) = token.rsplit_once('.').expect("a compact JWS");
+    let mut signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("a base64url signature");
+    signature[100] ^= 1;
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}

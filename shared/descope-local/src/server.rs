@@ -82,13 +82,12 @@ impl RunningIssuer {
     /// task to finish.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(5), task)
+        if let Some(task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), task)
                 .await
                 .is_err()
-            {
-                tracing::warn!("descope-local did not stop within 5 s");
-            }
+        {
+            tracing::warn!("descope-local did not stop within 5 s");
         }
     }
 }

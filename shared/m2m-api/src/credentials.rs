@@ -27,6 +27,30 @@ pub struct CredentialSettings {
     pub allow_override: bool,
     /// Secret members holding the two values: `projectId`/`accessKey`, or `clientId`/`clientSecret` (OIDC).
     pub secret_fields: (&'static str, &'static str),
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL` (both ignored when
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`). Unset: the SDK's endpoint for the region.
+    pub aws_endpoint_url: Option<String>,
+    /// `AWS_REGION`, else `AWS_DEFAULT_REGION`. Unset: the SDK's region chain.
+    pub aws_region: Option<String>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, used only when the first two are
+    /// both set (as the SDK's own first provider would). Otherwise the SDK's credential chain.
+    pub aws_credentials: Option<AwsKeys>,
+}
+
+/// Explicit AWS credentials for the Secrets Manager client. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for AwsKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsKeys")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for CredentialSettings {
@@ -40,6 +64,10 @@ impl fmt::Debug for CredentialSettings {
                 &self.access_key.as_ref().map(|_| "<redacted>"),
             )
             .field("allow_override", &self.allow_override)
+            .field("secret_fields", &self.secret_fields)
+            .field("aws_endpoint_url", &self.aws_endpoint_url)
+            .field("aws_region", &self.aws_region)
+            .field("aws_credentials", &self.aws_credentials)
             .finish()
     }
 }
@@ -93,6 +121,21 @@ impl CredentialSettings {
                 }
             },
         };
+        let ignore_endpoints = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let aws_endpoint_url = if ignore_endpoints {
+            None
+        } else {
+            get("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| get("AWS_ENDPOINT_URL"))
+        };
+        let aws_credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret_access_key)) => Some(AwsKeys {
+                access_key_id,
+                secret_access_key,
+                session_token: get("AWS_SESSION_TOKEN"),
+            }),
+            _ => None,
+        };
         Ok(CredentialSettings {
             secret_id: get("DESCOPE_SECRET_ID"),
             secret_ttl,
@@ -100,6 +143,9 @@ impl CredentialSettings {
             access_key: get(key_var),
             allow_override,
             secret_fields,
+            aws_endpoint_url,
+            aws_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+            aws_credentials,
         })
     }
 }
@@ -137,7 +183,7 @@ impl Credentials {
         let secret = settings
             .secret_id
             .clone()
-            .map(|id| SecretSource::new(id, settings.secret_ttl, settings.secret_fields));
+            .map(|id| SecretSource::new(id, &settings));
         Credentials { settings, secret }
     }
 
@@ -220,19 +266,56 @@ pub struct SecretSource {
     id: String,
     ttl: Duration,
     fields: (&'static str, &'static str),
+    aws: AwsClientOptions,
     client: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
-    /// Held across a read, so concurrent first requests share one `GetSecretValue` (single flight).
-    cached: tokio::sync::Mutex<Option<(Instant, Arc<SecretValue>)>>,
+    /// Held across a read, so concurrent requests share one `GetSecretValue` (single flight), whether it
+    /// succeeds or fails.
+    state: tokio::sync::Mutex<SecretState>,
     reads: AtomicU64,
+}
+
+/// What the client is built with: explicit values from the configuration, else the SDK's defaults.
+#[derive(Clone, Default)]
+struct AwsClientOptions {
+    endpoint_url: Option<String>,
+    region: Option<String>,
+    credentials: Option<AwsKeys>,
+}
+
+impl AwsClientOptions {
+    fn of(settings: &CredentialSettings) -> Self {
+        AwsClientOptions {
+            endpoint_url: settings.aws_endpoint_url.clone(),
+            region: settings.aws_region.clone(),
+            credentials: settings.aws_credentials.clone(),
+        }
+    }
+}
+
+impl CredentialSettings {
+    /// A Secrets Manager client built exactly as the token function builds its own (endpoint, region,
+    /// credentials, timeouts, retries, HTTP stack), for tools and tests that manage the secret.
+    pub async fn secrets_manager_client(&self) -> aws_sdk_secretsmanager::Client {
+        build_client(&AwsClientOptions::of(self)).await
+    }
+}
+
+#[derive(Default)]
+struct SecretState {
+    /// The last good value and when it was read.
+    value: Option<(Instant, Arc<SecretValue>)>,
+    /// The last failed read: when it ended and its detail (for logs). Shared only with requests that were
+    /// already waiting for it; it is never served from a cache.
+    failure: Option<(Instant, Arc<str>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
 enum SecretError {
     #[error("GetSecretValue failed: {0}")]
     Service(String),
-    #[error("GetSecretValue timed out")]
+    #[error("GetSecretValue timed out after {}s", SECRET_READ_TIMEOUT.as_secs())]
     Timeout,
-    #[error("the secret has no string value")]
+    #[error("the secret has no string value (binary secrets are not supported)")]
     NoString,
     #[error("the secret is not a JSON object")]
     NotJson,
@@ -243,13 +326,14 @@ enum SecretError {
 }
 
 impl SecretSource {
-    fn new(id: String, ttl: Duration, fields: (&'static str, &'static str)) -> Self {
+    fn new(id: String, settings: &CredentialSettings) -> Self {
         SecretSource {
             id,
-            ttl,
-            fields,
+            ttl: settings.secret_ttl,
+            fields: settings.secret_fields,
+            aws: AwsClientOptions::of(settings),
             client: tokio::sync::OnceCell::new(),
-            cached: tokio::sync::Mutex::new(None),
+            state: tokio::sync::Mutex::new(SecretState::default()),
             reads: AtomicU64::new(0),
         }
     }
@@ -260,43 +344,52 @@ impl SecretSource {
     }
 
     async fn value(&self) -> Result<Arc<SecretValue>, ApiError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((read_at, value)) = cached.as_ref()
-            && read_at.elapsed() < self.ttl
+        let arrived = Instant::now();
+        let mut state = self.state.lock().await;
+        // A value read while this request waited counts as fresh even with a TTL of 0.
+        if let Some((read_at, value)) = state.value.as_ref()
+            && (*read_at >= arrived || read_at.elapsed() < self.ttl)
         {
             return Ok(value.clone());
+        }
+        // A read that failed while this request waited is its answer too; later requests try again.
+        if let Some((failed_at, detail)) = state.failure.as_ref()
+            && *failed_at >= arrived
+        {
+            return Err(ApiError::Misconfigured(detail.to_string()));
         }
         match self.read().await {
             Ok(value) => {
                 let value = Arc::new(value);
-                *cached = Some((Instant::now(), value.clone()));
+                state.value = Some((Instant::now(), value.clone()));
+                state.failure = None;
                 Ok(value)
             }
             Err(error) => {
-                // Named by id and cause only; the value never reaches a log line or a response.
-                tracing::error!(secret_id = %self.id, cause = %error, "default credentials unavailable");
-                Err(ApiError::Misconfigured(format!(
-                    "secret {}: {error}",
-                    self.id
-                )))
+                // Named by id and cause only; the value never reaches a log line or a response. The one log
+                // line is written where the response is made (`answer`), from this detail.
+                let detail: Arc<str> =
+                    format!("secret '{}' (DESCOPE_SECRET_ID): {error}", self.id).into();
+                state.failure = Some((Instant::now(), detail.clone()));
+                Err(ApiError::Misconfigured(detail.to_string()))
             }
         }
     }
 
     async fn read(&self) -> Result<SecretValue, SecretError> {
-        let client = self.client.get_or_init(build_client).await;
+        use aws_sdk_secretsmanager::error::SdkError;
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let request = client.get_secret_value().secret_id(&self.id).send();
-        let output = match tokio::time::timeout(SECRET_READ_TIMEOUT, request).await {
-            Err(_) => return Err(SecretError::Timeout),
-            Ok(Err(error)) => {
-                let text = aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string();
-                return Err(if text.contains("timeout") || text.contains("timed out") {
-                    SecretError::Timeout
-                } else {
-                    SecretError::Service(service_error_summary(&error))
-                });
+        // Building the client (region and credential discovery) counts against the same time limit.
+        let call = async {
+            let client = self.client.get_or_init(|| build_client(&self.aws)).await;
+            client.get_secret_value().secret_id(&self.id).send().await
+        };
+        let output = match tokio::time::timeout(SECRET_READ_TIMEOUT, call).await {
+            Err(_) | Ok(Err(SdkError::TimeoutError(_))) => return Err(SecretError::Timeout),
+            Ok(Err(SdkError::DispatchFailure(failure))) if failure.is_timeout() => {
+                return Err(SecretError::Timeout);
             }
+            Ok(Err(error)) => return Err(SecretError::Service(service_error_summary(&error))),
             Ok(Ok(output)) => output,
         };
         let text = output.secret_string().ok_or(SecretError::NoString)?;
@@ -304,20 +397,70 @@ impl SecretSource {
     }
 }
 
-/// The error code and message of a failed call (they never contain the secret's value).
-fn service_error_summary<E, R>(error: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+/// The error code, message and HTTP status of a failed call. None of them can hold the secret's value: only
+/// a successful response carries it, and an unreadable response is described by its status alone.
+fn service_error_summary<E>(
+    error: &aws_sdk_secretsmanager::error::SdkError<
+        E,
+        aws_sdk_secretsmanager::config::http::HttpResponse,
+    >,
+) -> String
 where
     E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
 {
-    match error.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("unknown error"),
-            service.message().unwrap_or("no message")
-        ),
-        None => aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string(),
+    use aws_sdk_secretsmanager::error::SdkError;
+    let response = error.raw_response();
+    let status = response.map(|response| response.status().as_u16());
+    let status_text = status
+        .map(|status| format!(" (HTTP {status})"))
+        .unwrap_or_default();
+    match error {
+        SdkError::ServiceError(service) => {
+            let service = service.err();
+            let code = service.code().unwrap_or(match status {
+                Some(401 | 403) => "access denied",
+                _ => "unrecognised error",
+            });
+            // An error in a shape the SDK does not know (a proxy's, an emulator's): a short excerpt of it.
+            let message = match service.message() {
+                Some(message) => message.to_owned(),
+                None => response
+                    .and_then(|response| response.body().bytes())
+                    .map(excerpt)
+                    .filter(|text| !text.is_empty())
+                    .unwrap_or_else(|| "no message".to_owned()),
+            };
+            format!("{code}{status_text}: {message}")
+        }
+        SdkError::ResponseError(_) => format!("unreadable response{status_text}"),
+        other => error_chain(other),
     }
+}
+
+/// An error and its sources, on one line: `dispatch failure: io error: ...: Connection refused`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// At most 300 characters of an error body, on one line.
+fn excerpt(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 fn parse_secret(
@@ -350,9 +493,9 @@ fn parse_secret(
     })
 }
 
-async fn build_client() -> aws_sdk_secretsmanager::Client {
+async fn build_client(options: &AwsClientOptions) -> aws_sdk_secretsmanager::Client {
     use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(1))
@@ -361,9 +504,26 @@ async fn build_client() -> aws_sdk_secretsmanager::Client {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(2))
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&config)
+        // The functions' own HTTP stack (compiled-in roots, no redirects); see `aws_http`.
+        .http_client(crate::aws_http::ReqwestHttpClient::new(
+            m2m_auth::fetch::build_client(SECRET_READ_TIMEOUT),
+        ));
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(keys) = &options.credentials {
+        loader = loader.credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            &keys.access_key_id,
+            &keys.secret_access_key,
+            keys.session_token.clone(),
+            None,
+            "configuration",
+        ));
+    }
+    aws_sdk_secretsmanager::Client::new(&loader.load().await)
 }
 
 #[cfg(test)]
@@ -404,5 +564,48 @@ mod tests {
         .unwrap();
         assert!(!format!("{settings:?}").contains("sekrit"));
         assert!(settings.allow_override);
+    }
+
+    #[test]
+    fn aws_client_settings_come_from_the_standard_variables() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            CredentialSettings::from_lookup(false, move |name| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .unwrap()
+        };
+        let none = vars(&[]);
+        assert_eq!(
+            (none.aws_endpoint_url, none.aws_region, none.aws_credentials),
+            (None, None, None)
+        );
+        let all = vars(&[
+            ("AWS_ENDPOINT_URL", "http://general"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://secrets"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "aws-sekrit"),
+            ("AWS_SESSION_TOKEN", "session-sekrit"),
+        ]);
+        assert_eq!(all.aws_endpoint_url.as_deref(), Some("http://secrets"));
+        assert_eq!(all.aws_region.as_deref(), Some("us-east-1"));
+        let keys = all.aws_credentials.as_ref().unwrap();
+        assert_eq!(keys.session_token.as_deref(), Some("session-sekrit"));
+        let printed = format!("{all:?}");
+        assert!(!printed.contains("aws-sekrit") && !printed.contains("session-sekrit"));
+        let partial = vars(&[
+            ("AWS_ENDPOINT_URL", "http://general"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ]);
+        assert_eq!(partial.aws_endpoint_url, None);
+        // A key id alone is not a credential: the SDK's chain decides.
+        assert!(partial.aws_credentials.is_none());
+        let general = vars(&[("AWS_ENDPOINT_URL", "http://general")]);
+        assert_eq!(general.aws_endpoint_url.as_deref(), Some("http://general"));
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP side of the M2M functions: each Lambda binary builds one of these APIs once at start-up and
 //! hands it to `lambda_http::run` through [`service`]. Tests call [`Endpoint::handle`] in-process.
 
+mod aws_http;
 mod credentials;
 mod error;
 mod exchange;
@@ -11,12 +12,12 @@ mod protected;
 mod request;
 mod token;
 
-pub use credentials::{CredentialSettings, Credentials, SecretSource};
+pub use credentials::{AwsKeys, CredentialSettings, Credentials, SecretSource};
 pub use error::ApiError;
 pub use exchange::Exchanger;
 pub use http::Cors;
 use http::answer;
-pub use logging::init_tracing;
+pub use logging::{init_tracing, lambda_json_layer};
 pub use page::{PageApi, PageSettings};
 pub use protected::{ADMIN, PROTECTED, ProtectedApi, Protection, USER};
 pub use request::{MAX_BODY_BYTES, TokenRequest};

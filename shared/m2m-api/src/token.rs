@@ -99,6 +99,18 @@ impl TokenApi {
         &self.credentials
     }
 
+    /// How many per-project verifiers (each with its key cache) are held: at most 16, the most recently
+    /// used kept. A verifier is made only for a project whose exchange succeeded.
+    pub fn cached_verifiers(&self) -> usize {
+        match &self.verifiers {
+            Verifiers::Oidc(_) => 1,
+            Verifiers::Descope { by_project, .. } => by_project
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .len(),
+        }
+    }
+
     /// The verifier for tokens of `project_id`, kept across requests with its key cache.
     fn verifier(&self, project_id: &str) -> Arc<Verifier> {
         match &self.verifiers {

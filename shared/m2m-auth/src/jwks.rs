@@ -27,6 +27,8 @@ pub enum JwksLocation {
     Url(String),
     /// Found through OpenID Connect discovery (`jwks_uri`).
     Discovery(Arc<fetch::Discovery>),
+    /// Nowhere: the keys were handed over at construction ([`JwksCache::preloaded`]) and are never fetched.
+    Preloaded,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +153,29 @@ impl JwksCache {
         }
     }
 
+    /// A cache that holds the keys of `jwks` (a JWK Set document, `{"keys": [...]}`) for good and never
+    /// fetches: for fuzzing, benchmarks and tests without a network. Entries are filtered exactly as fetched
+    /// ones are (CONTRACT section 3); a `kid` it does not hold is [`VerifyError::UnknownKey`].
+    pub fn preloaded(jwks: &Value, algorithms: Vec<Algorithm>) -> Self {
+        let mut cache = JwksCache::new(
+            reqwest::Client::new(),
+            JwksLocation::Preloaded,
+            algorithms,
+            JwksCacheOptions::default(),
+        );
+        let keys = match jwks.get("keys") {
+            Some(Value::Array(entries)) => cache.usable_keys(entries),
+            _ => KeySet::new(),
+        };
+        let state = cache
+            .state
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.keys = keys;
+        state.fetched_at = Some(Instant::now());
+        cache
+    }
+
     /// How many times the key set has been requested from the provider.
     pub fn fetch_count(&self) -> u64 {
         self.fetch_count.load(Ordering::Relaxed)
@@ -174,6 +199,10 @@ impl JwksCache {
     }
 
     pub(crate) async fn signing_key(&self, kid: &str) -> Result<Arc<SigningKey>, VerifyError> {
+        if let JwksLocation::Preloaded = self.location {
+            let state = self.read_state();
+            return state.keys.get(kid).cloned().ok_or(VerifyError::UnknownKey);
+        }
         let (attempts_seen, unknown_kid) = {
             let state = self.read_state();
             match state.decide(kid, Instant::now(), &self.options) {
@@ -219,6 +248,11 @@ impl JwksCache {
         let url = match &self.location {
             JwksLocation::Url(url) => url.clone(),
             JwksLocation::Discovery(discovery) => discovery.metadata().await?.jwks_uri.clone(),
+            JwksLocation::Preloaded => {
+                return Err(fetch::FetchError::Invalid(
+                    "a preloaded key set is never fetched",
+                ));
+            }
         };
         let document = fetch::get_json(
             &self.client,

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Turns criterion's estimates (and, when present, the Node comparison and the cold-start results) into the
+ratio table of BENCHMARKS.md and an SVG bar chart. Standard library only.
+
+    python3 bench/report.py [--criterion target/perf/criterion] [--out bench/results]
+"""
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# (group, bench, label, goal as a ratio to the floor or None)
+CASES = [
+    ("auth", "verify_grants_warm", "(1) verify + grants, warm key cache", 1.0),
+    ("auth", "refused_bad_signature", "(4) refused: bad signature", None),
+    ("auth", "refused_garbage", "(4) refused: garbage (no crypto)", 0.05),
+    ("auth", "refused_bad_header", "(4) refused: header not JSON (no crypto)", 0.05),
+    ("api", "protected_handler", "(2) protected handler, Request -> response", 1.2),
+    ("api", "user_handler", "(2) user handler (scope read:data)", 1.2),
+    ("api", "protected_invocation_event_to_json", "(2b) event JSON -> API GW response JSON", None),
+    ("api", "protected_refused_bad_signature", "(4) handler, bad signature -> 401", None),
+    ("api", "protected_refused_garbage", "(4) handler, garbage -> 401", None),
+    ("api", "token_handler_incl_loopback_exchange", "(3) token handler incl. loopback exchange", None),
+    ("api", "exchange_roundtrip_only", "(3) of which: loopback exchange round trip", None),
+]
+
+
+def estimate(directory, group, bench):
+    path = os.path.join(directory, group, bench, "new", "estimates.json")
+    with open(path) as f:
+        data = json.load(f)
+    median = data["median"]
+    return {
+        "ns": median["point_estimate"],
+        "low": median["confidence_interval"]["lower_bound"],
+        "high": median["confidence_interval"]["upper_bound"],
+        "mean": data["mean"]["point_estimate"],
+    }
+
+
+def floor(directory, group):
+    first = estimate(directory, group, "floor_first")
+    last = estimate(directory, group, "floor_last")
+    return {"ns": (first["ns"] + last["ns"]) / 2, "first": first["ns"], "last": last["ns"],
+            "drift": last["ns"] / first["ns"] - 1}
+
+
+def rows(directory):
+    floors = {group: floor(directory, group) for group in ("auth", "api")}
+    out = []
+    for group, bench, label, goal in CASES:
+        try:
+            e = estimate(directory, group, bench)
+        except FileNotFoundError:
+            continue
+        f = floors[group]["ns"]
+        out.append({"group": group, "bench": bench, "label": label, "goal": goal, "ns": e["ns"],
+                    "low": e["low"], "high": e["high"], "ratio": e["ns"] / f,
+                    "ratio_low": e["low"] / f, "ratio_high": e["high"] / f})
+    by_name = {r["bench"]: r for r in out}
+    total = by_name.get("token_handler_incl_loopback_exchange")
+    trip = by_name.get("exchange_roundtrip_only")
+    if total and trip:
+        f = floors["api"]["ns"]
+        own = total["ns"] - trip["ns"]
+        out.append({"group": "api", "bench": "token_handler_own_work", "label": "(3) token handler own work (difference)",
+                    "goal": None, "ns": own, "low": total["low"] - trip["high"], "high": total["high"] - trip["low"],
+                    "ratio": own / f, "ratio_low": (total["low"] - trip["high"]) / f,
+                    "ratio_high": (total["high"] - trip["low"]) / f})
+    return floors, out
+
+
+def table(floors, out):
+    lines = []
+    for group, f in floors.items():
+        lines.append(f"floor ({group} run): {f['ns'] / 1000:.2f} µs  (first {f['first'] / 1000:.2f}, last "
+                     f"{f['last'] / 1000:.2f}, drift {f['drift'] * 100:+.1f}%)")
+    lines.append("")
+    lines.append("| case | median | 95% CI of median | × floor | goal | met |")
+    lines.append("|---|---:|---:|---:|---:|:---:|")
+    for r in out:
+        goal = f"≤ {r['goal']:g}×" if r["goal"] is not None else ""
+        met = "" if r["goal"] is None else ("yes" if r["ratio"] <= r["goal"] else "**no**")
+        lines.append(f"| {r['label']} | {r['ns'] / 1000:.3f} µs | {r['low'] / 1000:.3f}–{r['high'] / 1000:.3f} µs | "
+                     f"{r['ratio']:.3f} ({r['ratio_low']:.3f}–{r['ratio_high']:.3f}) | {goal} | {met} |")
+    return "\n".join(lines)
+
+
+def svg(out, node=None):
+    """Horizontal bars of ratio to the floor (log-free, clipped at 6×, with the value printed)."""
+    bars = [(r["label"], r["ratio"], r["goal"]) for r in out]
+    if node:
+        for n in node["results"]:
+            bars.append((f"Node: {n['name']}", n["ns"] / node["floorNs"] if node.get("floorNs") else n["ratio"], None))
+    width, left, right, row = 980, 420, 70, 24
+    top = 40
+    height = top + row * len(bars) + 40
+    scale_max = max(1.5, min(6.0, max(b[1] for b in bars) * 1.05))
+    plot = width - left - right
+
+    def x(v):
+        return left + plot * min(v, scale_max) / scale_max
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+             '<rect width="100%" height="100%" fill="#fff"/>',
+             f'<text x="{left}" y="20" font-size="14" font-weight="bold">Time as a multiple of the RSA-2048 '
+             'verify floor (same run; lower is better)</text>']
+    for tick in [t / 2 for t in range(0, int(scale_max * 2) + 1)]:
+        tx = x(tick)
+        parts.append(f'<line x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{height - 34}" stroke="#ddd"/>')
+        parts.append(f'<text x="{tx:.1f}" y="{height - 20}" text-anchor="middle" fill="#555">{tick:g}×</text>')
+    fx = x(1.0)
+    parts.append(f'<line x1="{fx:.1f}" y1="{top - 6}" x2="{fx:.1f}" y2="{height - 34}" stroke="#c00" '
+                 'stroke-dasharray="4 3"/>')
+    for i, (label, ratio, goal) in enumerate(bars):
+        y = top + i * row
+        colour = "#2b6cb0" if not label.startswith("Node") else "#888"
+        if goal is not None:
+            colour = "#2f855a" if ratio <= goal else "#c53030"
+        label = label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{label}</text>')
+        parts.append(f'<rect x="{left}" y="{y + 4}" width="{max(1.0, x(ratio) - left):.1f}" height="{row - 8}" '
+                     f'fill="{colour}"/>')
+        if goal is not None:
+            gx = x(goal)
+            parts.append(f'<line x1="{gx:.1f}" y1="{y + 1}" x2="{gx:.1f}" y2="{y + row - 1}" stroke="#000" '
+                         'stroke-width="2"/>')
+        clipped = "+" if ratio > scale_max else ""
+        parts.append(f'<text x="{x(ratio) + 4:.1f}" y="{y + 15}">{ratio:.2f}×{clipped}</text>')
+    parts.append(f'<text x="{left}" y="{height - 4}" fill="#555">green/red: case with a goal (black tick = goal); '
+                 'blue: informative; grey: Node libraries (ratio to the Rust hot path)</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--criterion", default=os.path.join(ROOT, "target", "perf", "criterion"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    args = parser.parse_args()
+    floors, out = rows(args.criterion)
+    os.makedirs(args.out, exist_ok=True)
+    text = table(floors, out)
+    print(text)
+    node = None
+    node_path = os.path.join(args.out, "node.json")
+    if os.path.exists(node_path):
+        with open(node_path) as f:
+            node = json.load(f)
+        node["floorNs"] = None  # Node ratios are to the Rust hot path, shown as such
+    with open(os.path.join(args.out, "ratios.json"), "w") as f:
+        json.dump({"floors": floors, "cases": out}, f, indent=2)
+    with open(os.path.join(args.out, "ratios.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(args.out, "ratios.svg"), "w") as f:
+        f.write(svg(out, node) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs each cargo-fuzz target (fuzz/fuzz_targets) for a while:
+#
+#   bash scripts/fuzz.sh          # 60 s per target
+#   bash scripts/fuzz.sh 3600     # an hour per target
+#
+# Installs cargo-fuzz when missing. cargo-fuzz needs nightly compiler flags (sanitizers, coverage
+# instrumentation); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. New inputs go to fuzz/work/
+# (not committed), the committed seeds in fuzz/corpus/ are read only, and a crash is written to
+# fuzz/artifacts/<target>/ and stops the run with a non-zero status.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+
+seconds=${1:-60}
+targets=(verify_token token_request)
+
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+export RUSTC_BOOTSTRAP=1
+
+cargo fuzz build
+for target in "${targets[@]}"; do
+  mkdir -p "work/$target" "artifacts/$target"
+  echo "== $target: ${seconds}s" >&2
+  cargo fuzz run "$target" "work/$target" "corpus/$target" -- \
+    -max_total_time="$seconds" -max_len=12000 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+done

@@ -1,0 +1,101 @@
+//! The AWS SDK's HTTP client: a `reqwest` client built like every other client of the functions
+//! ([`m2m_auth::fetch::build_client`]: rustls on aws-lc, the compiled-in root set, no redirects) instead of
+//! the SDK's default hyper + rustls stack.
+//!
+//! Why: the SDK's default client loads the system's root certificates (every file under `/etc/ssl/certs`)
+//! on the first call, in the middle of the token function's first invocation, and it brings a second
+//! HTTP stack (with HTTP/2) into every binary of the workspace. With this one the functions link one HTTP
+//! client and one TLS configuration. Secrets Manager requests are small JSON bodies, sent whole.
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+
+/// An SDK [`HttpClient`] over a `reqwest::Client` (which keeps the connection pool).
+#[derive(Debug, Clone)]
+pub(crate) struct ReqwestHttpClient {
+    client: reqwest::Client,
+}
+
+impl ReqwestHttpClient {
+    pub(crate) fn new(client: reqwest::Client) -> Self {
+        ReqwestHttpClient { client }
+    }
+}
+
+impl HttpClient for ReqwestHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(Connector {
+            client: self.client.clone(),
+            read_timeout: settings.read_timeout(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Connector {
+    client: reqwest::Client,
+    /// The SDK's per-attempt read limit, applied to the whole attempt (the operation timeouts the SDK
+    /// enforces itself bound it further).
+    read_timeout: Option<std::time::Duration>,
+}
+
+impl HttpConnector for Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.client.clone();
+        let read_timeout = self.read_timeout;
+        HttpConnectorFuture::new(async move {
+            let request = request
+                .try_into_http1x()
+                .map_err(|error| ConnectorError::user(error.into()))?;
+            let (parts, body) = request.into_parts();
+            let body = body
+                .bytes()
+                .ok_or_else(|| {
+                    ConnectorError::user("streaming request bodies are not supported".into())
+                })?
+                .to_vec();
+            let mut builder = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body);
+            if let Some(timeout) = read_timeout {
+                builder = builder.timeout(timeout);
+            }
+            let response = builder.send().await.map_err(connector_error)?;
+            let mut answer = http::Response::builder().status(response.status());
+            if let Some(headers) = answer.headers_mut() {
+                *headers = response.headers().clone();
+            }
+            let body = response.bytes().await.map_err(connector_error)?;
+            // Handed over as a body whose `Debug` does not print its bytes: the SDK logs the response it
+            // receives at TRACE level, and a GetSecretValue response holds the secret.
+            let answer = answer
+                .body(SdkBody::from_body_1_x(reqwest::Body::from(body)))
+                .map_err(|error| ConnectorError::other(error.into(), None))?;
+            HttpResponse::try_from(answer)
+                .map_err(|error| ConnectorError::other(error.into(), None))
+        })
+    }
+}
+
+/// Timeouts as timeouts (the SDK and the token function report them as such), connection failures as I/O
+/// errors (retryable), anything else as other.
+fn connector_error(error: reqwest::Error) -> ConnectorError {
+    let error = error.without_url();
+    if error.is_timeout() {
+        ConnectorError::timeout(error.into())
+    } else if error.is_connect() || error.is_request() || error.is_body() {
+        ConnectorError::io(error.into())
+    } else {
+        ConnectorError::other(error.into(), None)
+    }
+}

@@ -1,0 +1,139 @@
+//! Verification cost next to the cryptographic floor, measured in the same run (issue 7, cases 1 and 4).
+//!
+//! The floor is what any RS256 verifier must do at least: `UnparsedPublicKey::verify` of aws-lc-rs (parse the
+//! public key, RSA-2048 PKCS#1 v1.5 verify with SHA-256) on the token's own signing input and signature. The
+//! floor is measured first and last; `bench/run.sh` divides every case by the mean of the two.
+//!
+//! The token is a realistic Descope session token (RS256, RSA-2048, ~650 bytes) minted by the local issuer,
+//! whose key set the verifier fetched once over loopback before timing starts (a warm cache, as in a warm
+//! Lambda container). Nothing in the timed loop touches the network.
+
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use descope_local::{IssuerConfig, LocalIssuer};
+use m2m_auth::{AuthConfig, Verifier, fetch::build_client};
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Runs a future that must complete without waiting (a warm key cache never awaits anything).
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the warm path awaited something"),
+    }
+}
+
+struct Fixture {
+    verifier: Verifier,
+    token: String,
+    der: Vec<u8>,
+}
+
+/// Starts the local issuer on loopback in a background thread (it serves the JWKS once), mints a token and
+/// warms the verifier's key cache.
+fn fixture() -> Fixture {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let mut config = IssuerConfig::dev();
+            // Long enough for any bench run; the token's shape does not depend on it.
+            config.session_ttl = Duration::from_secs(24 * 3600);
+            let issuer = LocalIssuer::new(config);
+            let running = issuer
+                .start("127.0.0.1:0".parse().unwrap())
+                .await
+                .expect("bind loopback");
+            let token = issuer.mint("K2LocalAdmin", None, None).expect("dev key");
+            sender
+                .send((running.base_url(), token, issuer.current_public_key_der()))
+                .unwrap();
+            std::future::pending::<()>().await;
+            drop(running);
+        });
+    });
+    let (base_url, token, der) = receiver.recv().unwrap();
+    let config = AuthConfig::from_lookup(|name| match name {
+        "DESCOPE_BASE_URL" => Some(base_url.clone()),
+        "DESCOPE_PROJECT_ID" => Some("P2LocalDevProject".into()),
+        "JWKS_CACHE_SECONDS" => Some("86400".into()),
+        _ => None,
+    })
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let verifier = runtime.block_on(async {
+        let verifier =
+            Verifier::from_config(&config, build_client(Duration::from_secs(5))).unwrap();
+        verifier
+            .verify(&token)
+            .await
+            .expect("the minted token verifies");
+        verifier
+    });
+    assert_eq!(verifier.keys().fetch_count(), 1);
+    Fixture {
+        verifier,
+        token,
+        der,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let Fixture {
+        verifier,
+        token,
+        der,
+    } = fixture();
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let floor = |b: &mut criterion::Bencher| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, black_box(&der))
+                .verify(black_box(signing_input.as_bytes()), black_box(&signature))
+                .unwrap()
+        })
+    };
+    let forged = descope_local::corrupt_signature(&token);
+    // Random printable bytes of a token's length: never three base64url parts.
+    let garbage: String = (0..token.len())
+        .map(|i| (b'!' + ((i * 7919) % 90) as u8) as char)
+        .collect();
+    // Three parts of the right alphabet, but the header is not JSON: refused before the key is looked up.
+    let bad_header = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(b"{\"alg\":\"RS256\",kid}"),
+        token.split_once('.').unwrap().1
+    );
+
+    let mut group = c.benchmark_group("auth");
+    group.bench_function("floor_first", floor);
+    group.bench_function("verify_grants_warm", |b| {
+        b.iter(|| ready(verifier.verify(black_box(&token))).unwrap())
+    });
+    group.bench_function("refused_bad_signature", |b| {
+        b.iter(|| ready(verifier.verify(black_box(&forged))).unwrap_err())
+    });
+    group.bench_function("refused_garbage", |b| {
+        b.iter(|| ready(verifier.verify(black_box(&garbage))).unwrap_err())
+    });
+    group.bench_function("refused_bad_header", |b| {
+        b.iter(|| ready(verifier.verify(black_box(&bad_header))).unwrap_err())
+    });
+    group.bench_function("floor_last", floor);
+    group.finish();
+    println!("token bytes: {}", token.len());
+}
+
+criterion_group!(auth, benches);
+criterion_main!(auth);
