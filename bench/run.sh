@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/perf}"
+# Measured as shipped: the release profile's settings, not the quicker ones `cargo bench --no-run` uses.
+export CARGO_PROFILE_BENCH_LTO=true CARGO_PROFILE_BENCH_CODEGEN_UNITS=1
 extra=()
 if [[ "${1:-}" == "--quick" ]]; then
   extra=(--warm-up-time 1 --measurement-time 2)

@@ -46,7 +46,10 @@ node_suites=(tests/e2e/)
 node --test --test-concurrency=1 "${node_suites[@]}"
 kill -TERM -- -"$stack_pid" 2>/dev/null || true
 
-step "infrastructure checks"
+step "release zips for this machine's architecture (infra/build-release.sh host)"
+bash infra/build-release.sh host
+
+step "infrastructure checks (with a smoke test of those zips)"
 bash infra/test.sh
 
 for extra in scripts/fuzz.sh scripts/schemathesis.sh; do
