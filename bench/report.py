@@ -137,10 +137,53 @@ def svg(out, node=None):
     return "\n".join(parts)
 
 
+def node_table(node):
+    lines = [f"Node {node['node']}; Rust hot path (case 1) {node['rustNs'] / 1000:.2f} µs; {node['n']} verifications "
+             "per library, median of 5 rounds (min–max)", "",
+             "| library | per verification | rounds | × Rust |", "|---|---:|---:|---:|"]
+    for r in node["results"]:
+        lines.append(f"| {r['name']} | {r['ns'] / 1000:.2f} µs | {r['min'] / 1000:.2f}–{r['max'] / 1000:.2f} µs | "
+                     f"{r['ratio']:.2f}× |")
+    return "\n".join(lines)
+
+
+def coldstart_table(cold):
+    def cell(s):
+        return f"{s['median']:.2f} ms ({s['p10']:.2f}–{s['p90']:.2f})"
+    lines = [f"{cold['runs']} runs per function; median (p10–p90); peak RSS through {cold['rss_invocations']:,} "
+             "invocations of one process", "",
+             "| function | init (spawn → first /next) | first invocation (spawn → response) | VmHWM | VmRSS after |",
+             "|---|---:|---:|---:|---:|"]
+    for name, entry in cold["functions"].items():
+        rss = entry.get("rss", {})
+        hwm = f"{rss['VmHWM_kB'] / 1024:.1f} MiB" if rss else ""
+        now = f"{rss['VmRSS_kB'] / 1024:.1f} MiB" if rss else ""
+        lines.append(f"| {name} | {cell(entry['init_ms'])} | {cell(entry['first_invocation_ms'])} | {hwm} | {now} |")
+    return "\n".join(lines)
+
+
+def sizes_table(sizes):
+    goals = {"token": 3.0, "protected": 1.5, "user": 1.5, "admin": 1.5}
+    lines = [f"Release zips ({sizes['arch']}), `infra/build-release.sh`", "",
+             "| function | zip | goal |", "|---|---:|---:|"]
+    for name, size in sizes["zip_bytes"].items():
+        lines.append(f"| {name} | {size / 1e6:.2f} MB | ≤ {goals[name]} MB |")
+    return "\n".join(lines)
+
+
+def load(directory, name):
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--criterion", default=os.path.join(ROOT, "target", "perf", "criterion"))
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    parser.add_argument("--summary", action="store_true", help="also write summary.md with every table")
     args = parser.parse_args()
     floors, out = rows(args.criterion)
     os.makedirs(args.out, exist_ok=True)
@@ -158,6 +201,18 @@ def main():
         f.write(text + "\n")
     with open(os.path.join(args.out, "ratios.svg"), "w") as f:
         f.write(svg(out, node) + "\n")
+    if args.summary:
+        sections = ["## Hot path (criterion)", text]
+        for title, name, render in [("## Node libraries on the same token", "node.json", node_table),
+                                    ("## Cold start and memory", "coldstart.json", coldstart_table),
+                                    ("## Artefacts", "sizes.json", sizes_table)]:
+            data = load(args.out, name)
+            if data is not None:
+                sections += [title, render(data)]
+        summary = "\n\n".join(sections) + "\n"
+        with open(os.path.join(args.out, "summary.md"), "w") as f:
+            f.write(summary)
+        print(summary)
     return 0
 
 

@@ -21,6 +21,13 @@ cargo fuzz build
 for target in "${targets[@]}"; do
   mkdir -p "work/$target" "artifacts/$target"
   echo "== $target: ${seconds}s" >&2
-  cargo fuzz run "$target" "work/$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -max_len=12000 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+  # libFuzzer reports every new input; its log is kept in work/ and shown in full only when it fails.
+  log="work/$target.log"
+  if ! cargo fuzz run "$target" "work/$target" "corpus/$target" -- \
+    -max_total_time="$seconds" -max_len=12000 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+    tail -n 80 "$log" >&2
+    echo "fuzz: $target failed; the input is in fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+  grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb))' "$log" >&2
 done

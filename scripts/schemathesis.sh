@@ -53,9 +53,16 @@ done
 [[ -n "$url" ]] || { echo "the local stack was not ready within ${stack_timeout}s" >&2; tail -40 "$work/stack.err" >&2; exit 1; }
 echo "local stack ready at $url" >&2
 
+# A token of the reader key (read:data): /api/protected and /api/user answer 200, /api/admin 403, and every
+# answer is checked against the schema. Requests without it, or with broken ones, are tests/rust/attacks.rs.
+token=$(curl -sf -X POST "$url/m2m/token" -H 'content-type: application/json' \
+  -d '{"accessKey":"dev-reader-key","scopes":["read:data"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["jwt"])')
+
 status=0
+PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
 schemathesis run openapi.yaml \
   --url "$url" \
+  --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --max-examples "$max_examples" \
   --max-time "$max_time" \
