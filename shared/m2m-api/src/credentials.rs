@@ -27,14 +27,22 @@ pub struct CredentialSettings {
     pub allow_override: bool,
     /// Secret members holding the two values: `projectId`/`accessKey`, or `clientId`/`clientSecret` (OIDC).
     pub secret_fields: (&'static str, &'static str),
+    /// How the Secrets Manager client is built.
+    pub aws: AwsClientSettings,
+}
+
+/// What the Secrets Manager client is built with: values read through the same lookup as the rest of the
+/// configuration (so tests can give each function its own), else the SDK's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsClientSettings {
     /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL` (both ignored when
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`). Unset: the SDK's endpoint for the region.
-    pub aws_endpoint_url: Option<String>,
+    pub endpoint_url: Option<String>,
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`. Unset: the SDK's region chain.
-    pub aws_region: Option<String>,
+    pub region: Option<String>,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, used only when the first two are
     /// both set (as the SDK's own first provider would). Otherwise the SDK's credential chain.
-    pub aws_credentials: Option<AwsKeys>,
+    pub credentials: Option<AwsKeys>,
 }
 
 /// Explicit AWS credentials for the Secrets Manager client. Never printed.
@@ -65,9 +73,7 @@ impl fmt::Debug for CredentialSettings {
             )
             .field("allow_override", &self.allow_override)
             .field("secret_fields", &self.secret_fields)
-            .field("aws_endpoint_url", &self.aws_endpoint_url)
-            .field("aws_region", &self.aws_region)
-            .field("aws_credentials", &self.aws_credentials)
+            .field("aws", &self.aws)
             .finish()
     }
 }
@@ -123,12 +129,12 @@ impl CredentialSettings {
         };
         let ignore_endpoints = get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let aws_endpoint_url = if ignore_endpoints {
+        let endpoint_url = if ignore_endpoints {
             None
         } else {
             get("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| get("AWS_ENDPOINT_URL"))
         };
-        let aws_credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
             (Some(access_key_id), Some(secret_access_key)) => Some(AwsKeys {
                 access_key_id,
                 secret_access_key,
@@ -143,9 +149,11 @@ impl CredentialSettings {
             access_key: get(key_var),
             allow_override,
             secret_fields,
-            aws_endpoint_url,
-            aws_region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
-            aws_credentials,
+            aws: AwsClientSettings {
+                endpoint_url,
+                region: get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")),
+                credentials,
+            },
         })
     }
 }
@@ -266,7 +274,7 @@ pub struct SecretSource {
     id: String,
     ttl: Duration,
     fields: (&'static str, &'static str),
-    aws: AwsClientOptions,
+    aws: AwsClientSettings,
     client: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
     /// Held across a read, so concurrent requests share one `GetSecretValue` (single flight), whether it
     /// succeeds or fails.
@@ -274,29 +282,11 @@ pub struct SecretSource {
     reads: AtomicU64,
 }
 
-/// What the client is built with: explicit values from the configuration, else the SDK's defaults.
-#[derive(Clone, Default)]
-struct AwsClientOptions {
-    endpoint_url: Option<String>,
-    region: Option<String>,
-    credentials: Option<AwsKeys>,
-}
-
-impl AwsClientOptions {
-    fn of(settings: &CredentialSettings) -> Self {
-        AwsClientOptions {
-            endpoint_url: settings.aws_endpoint_url.clone(),
-            region: settings.aws_region.clone(),
-            credentials: settings.aws_credentials.clone(),
-        }
-    }
-}
-
 impl CredentialSettings {
     /// A Secrets Manager client built exactly as the token function builds its own (endpoint, region,
     /// credentials, timeouts, retries, HTTP stack), for tools and tests that manage the secret.
     pub async fn secrets_manager_client(&self) -> aws_sdk_secretsmanager::Client {
-        build_client(&AwsClientOptions::of(self)).await
+        build_client(&self.aws).await
     }
 }
 
@@ -331,7 +321,7 @@ impl SecretSource {
             id,
             ttl: settings.secret_ttl,
             fields: settings.secret_fields,
-            aws: AwsClientOptions::of(settings),
+            aws: settings.aws.clone(),
             client: tokio::sync::OnceCell::new(),
             state: tokio::sync::Mutex::new(SecretState::default()),
             reads: AtomicU64::new(0),
@@ -493,7 +483,7 @@ fn parse_secret(
     })
 }
 
-async fn build_client(options: &AwsClientOptions) -> aws_sdk_secretsmanager::Client {
+async fn build_client(options: &AwsClientSettings) -> aws_sdk_secretsmanager::Client {
     use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(
@@ -579,7 +569,7 @@ mod tests {
         };
         let none = vars(&[]);
         assert_eq!(
-            (none.aws_endpoint_url, none.aws_region, none.aws_credentials),
+            (none.aws.endpoint_url, none.aws.region, none.aws.credentials),
             (None, None, None)
         );
         let all = vars(&[
@@ -591,9 +581,9 @@ mod tests {
             ("AWS_SECRET_ACCESS_KEY", "aws-sekrit"),
             ("AWS_SESSION_TOKEN", "session-sekrit"),
         ]);
-        assert_eq!(all.aws_endpoint_url.as_deref(), Some("http://secrets"));
-        assert_eq!(all.aws_region.as_deref(), Some("us-east-1"));
-        let keys = all.aws_credentials.as_ref().unwrap();
+        assert_eq!(all.aws.endpoint_url.as_deref(), Some("http://secrets"));
+        assert_eq!(all.aws.region.as_deref(), Some("us-east-1"));
+        let keys = all.aws.credentials.as_ref().unwrap();
         assert_eq!(keys.session_token.as_deref(), Some("session-sekrit"));
         let printed = format!("{all:?}");
         assert!(!printed.contains("aws-sekrit") && !printed.contains("session-sekrit"));
@@ -602,10 +592,10 @@ mod tests {
             ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ]);
-        assert_eq!(partial.aws_endpoint_url, None);
+        assert_eq!(partial.aws.endpoint_url, None);
         // A key id alone is not a credential: the SDK's chain decides.
-        assert!(partial.aws_credentials.is_none());
+        assert!(partial.aws.credentials.is_none());
         let general = vars(&[("AWS_ENDPOINT_URL", "http://general")]);
-        assert_eq!(general.aws_endpoint_url.as_deref(), Some("http://general"));
+        assert_eq!(general.aws.endpoint_url.as_deref(), Some("http://general"));
     }
 }

@@ -12,7 +12,7 @@ mod protected;
 mod request;
 mod token;
 
-pub use credentials::{AwsKeys, CredentialSettings, Credentials, SecretSource};
+pub use credentials::{AwsClientSettings, AwsKeys, CredentialSettings, Credentials, SecretSource};
 pub use error::ApiError;
 pub use exchange::Exchanger;
 pub use http::Cors;
