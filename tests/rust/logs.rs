@@ -6,36 +6,22 @@
 use m2m_api::{ADMIN, PROTECTED, USER};
 use m2m_tests::*;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Everything logged by any thread of this test binary.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+fn capture() -> &'static LogBuffer {
+    static CAPTURE: OnceLock<LogBuffer> = OnceLock::new();
     CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
+        let capture = LogBuffer::default();
         let (text, json) = (capture.clone(), capture.clone());
         let subscriber = tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
-                    .with_writer(move || text.clone()),
+                    .with_writer(text),
             )
             .with(
                 tracing_subscriber::fmt::layer()
@@ -43,7 +29,7 @@ fn capture() -> &'static Capture {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(true)
-                    .with_writer(move || json.clone()),
+                    .with_writer(json),
             );
         tracing::subscriber::set_global_default(subscriber)
             .expect("the only subscriber of this binary");
@@ -273,7 +259,7 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
     protected_paths(&issuer, &mut secrets).await;
     issuer.shutdown().await;
 
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.text();
     // The capture works, at every level, in both formats.
     for expected in [
         "token issued",

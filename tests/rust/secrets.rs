@@ -8,12 +8,10 @@ use aws_sdk_secretsmanager as sm;
 use m2m_api::{CredentialSettings, TokenApi};
 use m2m_tests::*;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracing_subscriber::fmt::MakeWriter;
 
 const GENERIC: &str = "Server misconfigured; see the function's logs";
 const SECRET_ID: &str = "m2m/descope";
@@ -193,43 +191,16 @@ fn subject(reply: &Reply) -> &str {
 
 /// Log lines of the current thread (where a `current_thread` test runs all its tasks), as the function
 /// writes them at its default level (`info`), and separately everything down to `trace`.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-impl Logs {
-    /// Takes what was written so far.
-    fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
-
 struct Capture {
-    info: Logs,
-    all: Logs,
+    info: LogBuffer,
+    all: LogBuffer,
     _guard: tracing::subscriber::DefaultGuard,
 }
 
 fn capture_logs() -> Capture {
     use tracing_subscriber::filter::LevelFilter;
     use tracing_subscriber::prelude::*;
-    let (info, all) = (Logs::default(), Logs::default());
+    let (info, all) = (LogBuffer::default(), LogBuffer::default());
     let subscriber = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
