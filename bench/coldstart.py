@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cold start and memory of the four functions, measured as Lambda sees them (issue 7).
+"""Cold start and memory of the four functions, measured as Lambda sees them.
 
 Serves the Lambda Runtime API on 127.0.0.1, spawns a function's release binary the way the Lambda service
 does (AWS_LAMBDA_RUNTIME_API and the standard AWS_LAMBDA_* variables, plus the function's configuration) and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Produces every number of BENCHMARKS.md (issue 7) on this machine, into bench/results/:
+# Produces every number of BENCHMARKS.md on this machine, into bench/results/:
 #
 #   1. criterion benches (cases 1-4), each as a ratio to the RSA-2048 verify floor of the same run
 #      -> ratios.{md,json,svg}

@@ -300,7 +300,7 @@ function requestedScopes(payload) {
   return { present: sources.length > 0, sources, list: unique(list) };
 }
 
-/** Same rule as the server (CONTRACT section 4); used only if the response lacks `scopes`. */
+/** Same rule as the server (docs/contract.md section 4); used only if the response lacks `scopes`. */
 function computeGrants(payload) {
   let grants = [...strings(payload.roles), ...strings(payload.permissions)];
   const tenant = currentTenant(payload);

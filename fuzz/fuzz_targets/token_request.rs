@@ -1,5 +1,5 @@
 //! `TokenRequest::parse` on arbitrary bytes: it must never panic, and whatever it accepts must hold to the
-//! contract's bounds (CONTRACT section 1).
+//! contract's bounds (docs/contract.md section 1).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,6 @@
 //! `Verifier::verify_at` on arbitrary input, against a fixed in-memory key set (RS256, ES256 and EdDSA keys,
 //! every supported algorithm accepted) and a fixed clock. It must never panic, never wait, and accept only
-//! what the contract allows (CONTRACT section 3). The seeds in `corpus/verify_token` are real tokens signed
+//! what the contract allows (docs/contract.md section 3). The seeds in `corpus/verify_token` are real tokens signed
 //! by the keys of `keys/fixture.json`; both are written by
 //! `cargo test -p m2m-tests --test attacks -- --ignored generate_fuzz_seeds`.
 #![no_main]

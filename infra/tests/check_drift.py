@@ -55,7 +55,7 @@ COMMON_ENV = {
     "AUTH_PROVIDER",
     "OIDC_ISSUER",
 }
-# What each function needs in AWS (CONTRACT section 2), explicitly.
+# What each function needs in AWS (docs/contract.md section 2), explicitly.
 EXPECTED_ENV = {
     "token": COMMON_ENV | {"DESCOPE_SECRET_ID", "SECRET_CACHE_SECONDS", "ALLOW_CREDENTIAL_OVERRIDE", "JWT_AUDIENCE"},
     "protected": COMMON_ENV | {"JWT_AUDIENCE"},

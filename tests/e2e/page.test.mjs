@@ -1,4 +1,4 @@
-// Browser end-to-end test of the web page (CONTRACT section 5) against the real local stack.
+// Browser end-to-end test of the web page (docs/contract.md section 5) against the real local stack.
 //
 //   npm ci --prefix tests && node --test tests/e2e/
 //

@@ -1,4 +1,4 @@
-//! The functions' handlers next to the cryptographic floor, measured in the same run (issue 7, cases 2–4).
+//! The functions' handlers next to the cryptographic floor, measured in the same run.
 //!
 //! Floor: aws-lc-rs `UnparsedPublicKey::verify` (RSA-2048, PKCS#1 v1.5, SHA-256) on the token's own signing
 //! input, measured first and last; `bench/run.sh` divides every case by the mean of the two.

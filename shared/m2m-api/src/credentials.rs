@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// How long one `GetSecretValue` may take, retries included; well under the function's own timeout.
 const SECRET_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Credential settings (CONTRACT section 2), read once at start-up.
+/// Credential settings (docs/contract.md section 2), read once at start-up.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CredentialSettings {
     /// `DESCOPE_SECRET_ID`: the secret's name or ARN.

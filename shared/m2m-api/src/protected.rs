@@ -50,7 +50,7 @@ impl ProtectedApi {
         })
     }
 
-    /// Reads the configuration from the environment (CONTRACT section 2).
+    /// Reads the configuration from the environment (docs/contract.md section 2).
     pub fn from_env(protection: Protection) -> Result<Self, ConfigError> {
         Self::new(protection, &AuthConfig::from_env()?, Cors::from_env())
     }

@@ -1,4 +1,4 @@
-//! Verification cost next to the cryptographic floor, measured in the same run (issue 7, cases 1 and 4).
+//! Verification cost next to the cryptographic floor, measured in the same run.
 //!
 //! The floor is what any RS256 verifier must do at least: `UnparsedPublicKey::verify` of aws-lc-rs (parse the
 //! public key, RSA-2048 PKCS#1 v1.5 verify with SHA-256) on the token's own signing input and signature. The

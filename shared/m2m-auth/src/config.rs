@@ -50,7 +50,7 @@ pub enum Provider {
     Oidc { issuer: String },
 }
 
-/// Verification settings (CONTRACT section 2), read once at start-up.
+/// Verification settings (docs/contract.md section 2), read once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
     pub provider: Provider,

@@ -1,4 +1,4 @@
-//! What a verified token may do (CONTRACT section 4).
+//! What a verified token may do (docs/contract.md section 4).
 
 use crate::JsonObject;
 use serde_json::Value;

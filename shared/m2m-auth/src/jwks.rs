@@ -155,7 +155,7 @@ impl JwksCache {
 
     /// A cache that holds the keys of `jwks` (a JWK Set document, `{"keys": [...]}`) for good and never
     /// fetches: for fuzzing, benchmarks and tests without a network. Entries are filtered exactly as fetched
-    /// ones are (CONTRACT section 3); a `kid` it does not hold is [`VerifyError::UnknownKey`].
+    /// ones are (docs/contract.md section 3); a `kid` it does not hold is [`VerifyError::UnknownKey`].
     pub fn preloaded(jwks: &Value, algorithms: Vec<Algorithm>) -> Self {
         let mut cache = JwksCache::new(
             reqwest::Client::new(),

@@ -24,7 +24,7 @@ impl SigningKey {
 /// Why a JWK was left out of the key set (logged, never returned to callers).
 pub(crate) type Ignored = &'static str;
 
-/// Parses one JWK, keeping only what CONTRACT section 3 allows. Returns the key's `kid` and the key.
+/// Parses one JWK, keeping only what docs/contract.md section 3 allows. Returns the key's `kid` and the key.
 pub(crate) fn parse_jwk(
     jwk: &Value,
     accepted: &[Algorithm],

@@ -1,7 +1,7 @@
 //! Verification of machine-to-machine access tokens.
 //!
 //! A [`Verifier`] checks a compact JWS against the provider's signing keys (held by a [`JwksCache`] across
-//! warm invocations), validates its claims exactly as CONTRACT section 3 says, and computes its effective
+//! warm invocations), validates its claims exactly as docs/contract.md section 3 says, and computes its effective
 //! [`Grants`] (section 4). [`Require`] states what an endpoint needs.
 
 mod config;

@@ -19,7 +19,7 @@ pub struct VerifiedToken {
     pub expires_at: i64,
 }
 
-/// The rules a token's header and claims must meet (CONTRACT section 3), besides its signature.
+/// The rules a token's header and claims must meet (docs/contract.md section 3), besides its signature.
 #[derive(Debug, Clone)]
 pub struct ClaimsPolicy {
     algorithms: Vec<Algorithm>,
