@@ -32,6 +32,7 @@ for arg in "$@"; do
 done
 [[ -n "$mode" ]] || { echo "stock-machine-check: give --setup, --local-stack or --all" >&2; exit 2; }
 
+check_started=$SECONDS
 work=$(mktemp -d "${TMPDIR:-/tmp}/m2m-stock-check.XXXXXX")
 clone="$work/repo"
 results=()
@@ -57,12 +58,15 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   stop_stack >/dev/null 2>&1 || true
-  summary
   if ((keep)); then
-    echo "the clone is kept: $clone"
+    results+=("the clone is kept: $clone")
   else
+    local start=$SECONDS
     rm -rf "$work"
+    results+=("ok    $(printf '%5ds' $((SECONDS - start)))  removed the clone (its .venv/, node_modules and target)")
   fi
+  results+=("total $(printf '%5ds' $((SECONDS - check_started)))")
+  summary
   if ((status == 0)); then echo "stock-machine-check --$mode: passed"; else echo "stock-machine-check --$mode: FAILED"; fi
   exit "$status"
 }
