@@ -37,6 +37,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/m2m-stock-check.XXXXXX")
 clone="$work/repo"
 results=()
 stack_pid=""
+stacks=0
 
 # ---------------------------------------------------------------------------------------- the stock machine
 # The distribution's directories, plus where rustup installs cargo. Nothing of pyenv, conda, ~/.local or a
@@ -146,7 +147,9 @@ stop_stack() {
 local_stack() {
   local label=$1 start=$SECONDS port out err url="" examples codes
   port=$(free_port)
-  out="$work/$label.out" err="$work/$label.err" examples="$work/$label.examples.sh" codes="$work/$label.codes"
+  stacks=$((stacks + 1))
+  out="$work/stack-$stacks.out" err="$work/stack-$stacks.err"
+  examples="$work/stack-$stacks.examples.sh" codes="$work/stack-$stacks.codes"
   printf '\n== stock-machine-check: %s: M2M_PORT=%s bash scripts/local-stack.sh (until READY)\n' "$label" "$port"
   # A session of its own, so that it is stopped as a whole (as a user's Ctrl-C would).
   (cd "$clone" && exec setsid "${stock_env[@]}" M2M_PORT="$port" bash scripts/local-stack.sh \
