@@ -24,7 +24,13 @@ require_python
 echo "rustc $(rustc --version | cut -d' ' -f2), node $(node --version), $(python3 --version) ($(command -v python3))"
 
 step "Debian packages (chromium for the browser test, curl, git, a C++ compiler for the fuzzer)"
-ensure_commands chromium=chromium curl=curl git=git c++=g++
+ensure_commands curl=curl git=git c++=g++
+# The browser test drives Debian's chromium, or the browser CHROMIUM_PATH names (Ubuntu's chromium is a snap).
+if [[ -n "${CHROMIUM_PATH:-}" ]]; then
+  [[ -x "$CHROMIUM_PATH" ]] || fail "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file"
+else
+  ensure_commands chromium=chromium
+fi
 
 step "Python tools in .venv/ (scripts/requirements.txt)"
 use_project_venv
