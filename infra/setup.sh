@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what infra/test.sh needs, from PyPI and npm only (no AWS account, no Docker):
-#   * AWS SAM CLI and cfn-lint, at the versions pinned in scripts/requirements.txt, in the project's one
-#     virtual environment .venv/ at the repository root (scripts/tools.sh; never the system's Python);
+#   * AWS SAM CLI, cfn-lint, and cargo-lambda with zig (what `sam build` and build-release.sh call), at the
+#     versions pinned in scripts/requirements.txt, in the project's one virtual environment .venv/ at the
+#     repository root (scripts/tools.sh; never the system's Python);
 #   * infra/cdk/node_modules: `npm ci` from the committed package-lock.json (aws-cdk-lib, the cdk CLI,
 #     typescript 5).
 # Idempotent: a second run only checks. Called by the project's setup script (scripts/setup.sh).
@@ -10,8 +11,9 @@ set -euo pipefail
 INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$INFRA/../scripts/tools.sh"
 
-echo "infra/setup: AWS SAM CLI and cfn-lint in .venv/ ($(requirement_lines aws-sam-cli cfn-lint | tr '\n' ' '))"
-use_project_venv aws-sam-cli cfn-lint
+tools=(aws-sam-cli cfn-lint cargo-lambda ziglang)
+echo "infra/setup: Python tools in .venv/: $(requirement_lines "${tools[@]}" | tr '\n' ' ')"
+use_project_venv "${tools[@]}"
 "$M2M_VENV/bin/sam" --version
 "$M2M_VENV/bin/cfn-lint" --version
 
