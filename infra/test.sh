@@ -9,7 +9,8 @@
 #   6. drift check: SAM == CDK == Cargo.toml router == the variables the Rust code reads, Ref targets,
 #      security invariants; plus its self-test (mutated copies must fail) and a broken-file run that must fail
 #   7. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
-#   8. when release zips exist: a smoke test of the real binaries against a fake Lambda Runtime API
+#   8. when release zips exist: the deployed shape (infra/tests/deployed_shape.py): the real binaries under a
+#      Lambda Runtime API, configured by each template, with moto server and the local issuer
 #
 # Prints PASS/FAIL per step and ends with "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -123,20 +124,20 @@ step "build-release.sh rejects an unknown architecture" must_fail "$INFRA/build-
 step "build-release.sh is valid bash" bash -n "$INFRA/build-release.sh"
 step "upload-page.sh (SAM page upload) against a stub aws CLI" bash "$INFRA/tests/test_upload_page.sh"
 
-# ------------------------------------------------------------------------------------------------ built zips
-# Only when release zips exist (infra/build-release.sh): the real bootstrap binaries against a fake Lambda
-# Runtime API / Secrets Manager / Descope on 127.0.0.1, with the template's environment. arm64 zips run under
-# qemu-aarch64 when it is installed. Never builds anything.
-smoke_ran=0
-for dir in "$REPO/target/lambda-$(uname -m | sed 's/aarch64/arm64/')" "$REPO/target/lambda-arm64"; do
-  ls "$dir"/{token,protected,user,admin}/bootstrap.zip >/dev/null 2>&1 || continue
-  [[ "$dir" == *arm64 && "$(uname -m)" != aarch64 ]] && ! command -v qemu-aarch64 >/dev/null && continue
-  step_verbose "smoke test of the zips in ${dir#"$REPO"/}" \
-    "$VENV/bin/python" "$INFRA/tests/smoke_lambda.py" --zip-dir "$dir" --sam "$INFRA/template.yaml"
-  smoke_ran=1
-  break
-done
-((smoke_ran)) || echo "SKIP  smoke test of release zips (none built for this machine; run infra/build-release.sh host)"
+# ------------------------------------------------------------------------------------------------ deployed shape
+# Only when release zips exist (infra/build-release.sh host): the real bootstrap binaries under a Lambda
+# Runtime API served by the test, configured from the SAM template and from the CDK synth output (parameters at
+# their defaults), the secret in moto server, events as API Gateway sends them after CloudFront's header
+# policy (infra/tests/deployed_shape.py). Never builds anything; needs the local issuer (cargo build --bins).
+zip_dir="$REPO/target/lambda-$(uname -m | sed 's/aarch64/arm64/')"
+issuer_bin="$REPO/target/debug/descope-local"
+if ls "$zip_dir"/{token,protected,user,admin}/bootstrap.zip >/dev/null 2>&1 && [[ -x "$issuer_bin" ]]; then
+  step_verbose "deployed shape: release zips in ${zip_dir#"$REPO"/} with SAM's and CDK's environment" \
+    "$VENV/bin/python" "$INFRA/tests/deployed_shape.py" --zip-dir "$zip_dir" --sam "$INFRA/template.yaml" \
+    --cdk "$CDK_TEMPLATE" --issuer "$issuer_bin"
+else
+  echo "SKIP  deployed shape (no release zips for this machine or no descope-local: run infra/build-release.sh host and cargo build --bins)"
+fi
 
 echo
 if ((failed)); then
