@@ -87,7 +87,7 @@ step "sam validate" sam_validate
 # ------------------------------------------------------------------------------------------------ CDK
 # Dummy function code: an empty zip per function. The app never compiles Rust (it only reads zips).
 mkdir -p "$TMP/lambda"
-for f in token protected user admin; do
+for f in token protected user admin authorizer whoami; do
   mkdir -p "$TMP/lambda/$f"
   printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$TMP/lambda/$f/bootstrap.zip"
 done
