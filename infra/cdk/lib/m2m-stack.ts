@@ -162,12 +162,14 @@ export class M2mStack extends Stack {
       detailedMetricsEnabled: false,
     };
     // The token routes are stricter: each call costs a provider exchange (and the IAM route the stack's key).
+    // RouteSettings is plain JSON to CDK (written as given): PascalCase, as CloudFormation documents it and SAM
+    // writes it.
     stage.routeSettings = Object.fromEntries(
       TOKEN_ROUTE_KEYS.map((key) => [
         key,
         {
-          throttlingRateLimit: params.TokenThrottlingRateLimit.valueAsNumber,
-          throttlingBurstLimit: params.TokenThrottlingBurstLimit.valueAsNumber,
+          ThrottlingRateLimit: params.TokenThrottlingRateLimit.valueAsNumber,
+          ThrottlingBurstLimit: params.TokenThrottlingBurstLimit.valueAsNumber,
         },
       ]),
     );
@@ -432,8 +434,8 @@ export class M2mStack extends Stack {
     });
 
     // ------------------------------------------------------------------ alarms and dashboard
-    addAlarms(this, params, functions, api.apiId, this.stackName);
-    const dashboard = addDashboard(this, functions, api.apiId, this.stackName);
+    addAlarms(this, params, functions, api.apiId);
+    const dashboard = addDashboard(this, functions, api.apiId);
 
     // ------------------------------------------------------------------ outputs
     Validations.of(this).acknowledge(

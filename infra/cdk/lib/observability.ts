@@ -36,7 +36,6 @@ export function addAlarms(
   params: Parameters,
   functions: Record<string, lambda.Function>,
   apiId: string,
-  stackName: string,
 ): cloudwatch.CfnAlarm[] {
   const hasTopic = new CfnCondition(scope, 'HasAlarmTopic', {
     expression: Fn.conditionNot(Fn.conditionEquals(params.AlarmTopicArn.valueAsString, '')),
@@ -152,7 +151,8 @@ export function addAlarms(
   return specs.map(
     (spec) =>
       new cloudwatch.CfnAlarm(scope, spec.id, {
-        alarmName: `${stackName}-${spec.name}`,
+        // The stack name as a pseudo parameter (not the synth-time name): the same names as the SAM template's.
+        alarmName: `${Aws.STACK_NAME}-${spec.name}`,
         alarmDescription: spec.description,
         treatMissingData: 'notBreaching',
         alarmActions: actions,
@@ -167,13 +167,12 @@ export function addDashboard(
   scope: Construct,
   functions: Record<string, lambda.Function>,
   apiId: string,
-  stackName: string,
 ): cloudwatch.CfnDashboard {
   const body = fs.readFileSync(path.join(INFRA_DIR, 'dashboard.json'), 'utf8');
   const variables: Record<string, string> = { ApiId: apiId };
   for (const [name, fn] of Object.entries(functions)) variables[`${idOf(name)}FunctionName`] = fn.functionName;
   return new cloudwatch.CfnDashboard(scope, 'Dashboard', {
-    dashboardName: `${stackName}-m2m`,
+    dashboardName: `${Aws.STACK_NAME}-m2m`,
     dashboardBody: Fn.sub(body, variables),
   });
 }
