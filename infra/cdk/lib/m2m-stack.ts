@@ -299,7 +299,7 @@ export class M2mStack extends Stack {
         });
         // A stage's route settings name routes that must exist first.
         if ((TOKEN_ROUTE_KEYS as readonly string[]).includes(`${route.method} ${route.path}`)) {
-          api.defaultStage!.node.addDependency(created);
+          stage.addResourceDependency(created.node.defaultChild as apigwv2.CfnRoute, "the stage's route settings name it");
         }
       }
     }
