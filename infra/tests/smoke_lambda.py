@@ -8,12 +8,17 @@ nothing leaves the machine. An arm64 zip on an x86_64 machine runs under qemu-aa
 
   smoke_lambda.py --zip-dir target/lambda-arm64 --sam infra/template.yaml
 
-Checks:
+Checks (docs/contract.md sections 1 and 6):
   * protected/user/admin start with the templated configuration and answer 401 with a `WWW-Authenticate:
     Bearer` challenge (`error="invalid_token"` for a malformed token) and JSON `success: false`;
-  * token starts, reads its default credentials from the secret named by DESCOPE_SECRET_ID (GetSecretValue
-    through AWS_ENDPOINT_URL), sends them to Descope, and maps Descope's 401 to its own 401;
-  * token with the placeholder secret the stack creates (empty accessKey) answers a clear JSON error, no crash.
+  * token on the public route: no access key -> 401 without reading the secret (the stack's key is for IAM
+    callers only); the caller's own key with the configured project (what the page sends) reaches Descope, whose
+    401 becomes 401 without echoing the key; another project -> 400 (overrides off by default);
+  * token on the IAM route (an event whose request context carries an IAM identity): reads the stack's
+    credentials from the secret named by DESCOPE_SECRET_ID (GetSecretValue through AWS_ENDPOINT_URL), sends them
+    to Descope and maps Descope's 401 to 401; with the placeholder secret the stack creates, a clear JSON error;
+  * authorizer: a payload 2.0 authorizer event without a token -> a simple response `isAuthorized: false`.
+  (whoami is not run: it answers the authorizer's context, which only API Gateway supplies.)
 """
 from __future__ import annotations
 
@@ -36,7 +41,13 @@ from check_drift import Model, load_sam  # noqa: E402
 
 PROJECT_ID = "P2smokeTestProject0001"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:descope-m2m-AbCdEf"
-ROUTES = {"token": "/m2m/token", "protected": "/api/protected", "user": "/api/user", "admin": "/api/admin"}
+ROUTES = {"token": "/m2m/token", "token-iam": "/m2m/token/iam", "protected": "/api/protected", "user": "/api/user",
+          "admin": "/api/admin"}
+# What API Gateway puts into requestContext.authorizer for a SigV4-authenticated caller (AWS_IAM route).
+IAM_IDENTITY = {"iam": {"accessKey": "ASIAXAMPLEXAMPLEXAMP", "accountId": "123456789012",
+                        "callerId": "AROAEXAMPLEEXAMPLE:worker", "cognitoIdentity": None, "principalOrgId": None,
+                        "userArn": "arn:aws:sts::123456789012:assumed-role/worker/session",
+                        "userId": "AROAEXAMPLEEXAMPLE:worker"}}
 
 
 class Fake:
@@ -120,8 +131,27 @@ def make_handler(fake: Fake):
     return Handler
 
 
-def event(name: str, headers: dict | None = None, body: str = "{}") -> dict:
+def authorizer_event(headers: dict | None = None) -> dict:
+    """A REQUEST authorizer event of an HTTP API, payload 2.0, as API Gateway sends it for GET /api/whoami."""
+    return {
+        "version": "2.0", "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:abc123/$default/GET/api/whoami",
+        "identitySource": [v for k, v in (headers or {}).items() if k == "authorization"],
+        "routeKey": "GET /api/whoami", "rawPath": "/api/whoami", "rawQueryString": "",
+        "headers": {"host": "abc123.execute-api.us-east-1.amazonaws.com", **(headers or {})},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123", "requestId": "smoke-authorizer", "routeKey": "GET /api/whoami", "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 1767225600000,
+            "http": {"method": "GET", "path": "/api/whoami", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "infra-smoke"},
+        },
+    }
+
+
+def event(name: str, headers: dict | None = None, body: str = "{}", authorizer: dict | None = None) -> dict:
     path = ROUTES[name]
+    context_extra = {"authorizer": authorizer} if authorizer else {}
     return {
         "version": "2.0",
         "routeKey": f"POST {path}",
@@ -135,6 +165,7 @@ def event(name: str, headers: dict | None = None, body: str = "{}") -> dict:
             "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 1767225600000,
             "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                      "userAgent": "infra-smoke"},
+            **context_extra,
         },
         "body": body,
         "isBase64Encoded": False,
@@ -273,7 +304,7 @@ def main() -> int:
             print(f"  FAIL {title}: {e}")
 
     try:
-        for name in ("protected", "user", "admin", "token"):
+        for name in ("protected", "user", "admin", "authorizer", "token"):
             zip_path = os.path.join(args.zip_dir, name, "bootstrap.zip")
             if not os.path.isfile(zip_path):
                 print(f"  skip {name}: {zip_path} not built")
@@ -291,6 +322,16 @@ def main() -> int:
                 continue
             cmd = prefix + [binary]
             env = dict(envs[name])
+            how = " ".join(prefix) or "native"
+
+            if name == "authorizer":
+                def authorizer_check(cmd=cmd, env=env):
+                    r, _ = invoke(cmd, env, authorizer_event())
+                    assert r.get("isAuthorized") is False, f"no token: {r}"
+                    r, _ = invoke(cmd, env, authorizer_event({"authorization": "Bearer not.a-token"}))
+                    assert r.get("isAuthorized") is False, f"malformed token: {r}"
+                check(f"authorizer: no token / a malformed token -> isAuthorized false ({how})", authorizer_check)
+                continue
 
             if name != "token":
                 def protected_check(cmd=cmd, env=env, name=name):
@@ -304,34 +345,55 @@ def main() -> int:
                     assert 'error="invalid_token"' in www, f"WWW-Authenticate {www!r}"
                     body = json.loads(r.get("body") or "{}")
                     assert body.get("success") is False and body.get("error"), body
-                check(f"{name}: no token / a malformed token -> 401 Bearer ({' '.join(prefix) or 'native'})", protected_check)
+                check(f"{name}: no token / a malformed token -> 401 Bearer ({how})", protected_check)
                 continue
 
-            def token_rejected(cmd=cmd, env=env):
-                secret = json.dumps({"projectId": PROJECT_ID, "accessKey": "K2smokeNotARealKey"})
-                r, calls = invoke(cmd, env, event("token", body="{}"), secret)
+            stack_secret = json.dumps({"projectId": PROJECT_ID, "accessKey": "K2smokeStackKeyNotReal"})
+
+            def token_anonymous_refused(cmd=cmd, env=env):
+                r, calls = invoke(cmd, env, event("token", body="{}"), stack_secret)
+                assert r.get("statusCode") == 401, f"status {r.get('statusCode')}: {r}"
+                assert not any("secretsmanager.GetSecretValue" in c for c in calls), f"secret read: {calls}"
+                body = json.loads(r.get("body") or "{}")
+                assert body.get("success") is False and "jwt" not in body, body
+            check("token, public route: no access key -> 401, the stack's key is not used", token_anonymous_refused)
+
+            def token_page_request(cmd=cmd, env=env):
+                body = json.dumps({"projectId": PROJECT_ID, "accessKey": "K2smokeCallerKeyNotReal"})
+                r, calls = invoke(cmd, env, event("token", body=body), stack_secret)
+                assert r.get("statusCode") == 401, f"status {r.get('statusCode')}: {r}"
+                assert any(c.startswith("POST /v1/auth/accesskey/exchange") for c in calls), f"no exchange: {calls}"
+                assert not any("secretsmanager.GetSecretValue" in c for c in calls), f"secret read: {calls}"
+                body = json.loads(r.get("body") or "{}")
+                assert body.get("success") is False and "Authentication failed" in body.get("error", ""), body
+                assert "K2smokeCallerKeyNotReal" not in json.dumps(r), "the access key is echoed"
+            check("token, public route: the page's request (own key + configured project) reaches Descope -> 401",
+                  token_page_request)
+
+            def token_other_project_refused(cmd=cmd, env=env):
+                body = json.dumps({"projectId": "P2someOtherProject", "accessKey": "K2other"})
+                r, _ = invoke(cmd, env, event("token", body=body), stack_secret)
+                assert r.get("statusCode") == 400, f"status {r.get('statusCode')}: {r}"
+                assert json.loads(r.get("body") or "{}").get("success") is False
+            check("token: another project with overrides off (template default) -> 400", token_other_project_refused)
+
+            def token_iam_uses_stack_key(cmd=cmd, env=env):
+                r, calls = invoke(cmd, env, event("token-iam", body="{}", authorizer=IAM_IDENTITY), stack_secret)
                 assert any("secretsmanager.GetSecretValue" in c for c in calls), f"secret not read: {calls}"
                 assert r.get("statusCode") == 401, f"status {r.get('statusCode')}: {r}"
                 body = json.loads(r.get("body") or "{}")
                 assert body.get("success") is False and "Authentication failed" in body.get("error", ""), body
-                assert "K2smokeNotARealKey" not in json.dumps(r), "the access key is echoed"
-            check("token: secret read, Descope's 401 -> 401 Authentication failed", token_rejected)
-
-            def token_override_refused(cmd=cmd, env=env):
-                r, _ = invoke(cmd, env, event("token", body=json.dumps({"accessKey": "K2other"})))
-                assert r.get("statusCode") == 400, f"status {r.get('statusCode')}: {r}"
-                assert json.loads(r.get("body") or "{}").get("success") is False
-            check("token: ALLOW_CREDENTIAL_OVERRIDE=false (template default) -> override refused with 400",
-                  token_override_refused)
+                assert "K2smokeStackKeyNotReal" not in json.dumps(r), "the stack's key is echoed"
+            check("token, IAM route: secret read, Descope's 401 -> 401 Authentication failed", token_iam_uses_stack_key)
 
             def token_placeholder_secret(cmd=cmd, env=env):
                 secret = json.dumps({"projectId": PROJECT_ID, "accessKey": ""})
-                r, _ = invoke(cmd, env, event("token", body="{}"), secret)
+                r, _ = invoke(cmd, env, event("token-iam", body="{}", authorizer=IAM_IDENTITY), secret)
                 status = r.get("statusCode")
                 assert status in (400, 500), f"status {status}: {r}"
                 assert json.loads(r.get("body") or "{}").get("success") is False
                 print(f"       (placeholder secret with an empty accessKey -> {status})")
-            check("token: the stack's placeholder secret -> a clear error, no crash", token_placeholder_secret)
+            check("token, IAM route: the stack's placeholder secret -> a clear error, no crash", token_placeholder_secret)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"smoke: {passed} passed, {failed} failed, {skipped} skipped")
