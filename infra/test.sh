@@ -9,8 +9,10 @@
 #   6. drift check: SAM == CDK == Cargo.toml router == the variables the Rust code reads, Ref targets,
 #      security invariants, authorizer, alarms, dashboard; plus its self-test (mutated copies must fail) and
 #      broken-file runs that must fail with their own error
-#   7. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
-#   8. when release zips exist: a smoke test of the real binaries against a fake Lambda Runtime API
+#   7. SAM's own transform (offline): the generated OpenAPI body has the routes, authorization, authorizer,
+#      endpoint setting, throttling and permissions intended (and broken copies fail)
+#   8. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
+#   9. when release zips exist: a smoke test of the real binaries against a fake Lambda Runtime API
 #
 # Prints PASS/FAIL per step and ends with "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -127,6 +129,19 @@ sed 's/ApiId: !Ref HttpApi$/ApiId: !Ref HttpApiTypo/' "$INFRA/template.yaml" >"$
 step "drift check rejects a copy with a dangling !Ref" drift_rejects "$TMP/broken-ref.yaml" "reference to 'HttpApiTypo'"
 sed 's/Context: \[routeKey\]/Context: []/' "$INFRA/template.yaml" >"$TMP/broken-authorizer.yaml"
 step "drift check rejects an authorizer cached without the route" drift_rejects "$TMP/broken-authorizer.yaml" "routeKey"
+
+# What SAM's own transform makes of the HTTP API (the OpenAPI body it generates), offline.
+sam_transform() { "$VENV/bin/python" "$INFRA/tests/check_sam_transform.py" "$1"; }
+step "SAM transform: routes, authorization, authorizer, endpoint, throttling" sam_transform "$INFRA/template.yaml"
+transform_rejects() {  # FILE PATTERN
+  local out="$TMP/transform-$(basename "$1").log"
+  if sam_transform "$1" >"$out" 2>&1; then echo "expected a failure, got success"; return 1; fi
+  grep -q -- "$2" "$out" || { echo "no error matching '$2':"; cat "$out"; return 1; }
+}
+step "SAM transform check rejects an authorizer cached without the route" \
+  transform_rejects "$TMP/broken-authorizer.yaml" "identitySource"
+sed 's#Path: /m2m/token/iam#Path: /m2m/token/sigv4#' "$INFRA/template.yaml" >"$TMP/broken-iam-path.yaml"
+step "SAM transform check rejects a renamed IAM route" transform_rejects "$TMP/broken-iam-path.yaml" "/m2m/token/iam"
 
 # ------------------------------------------------------------------------------------------------ build script
 step "build-release.sh --help" "$INFRA/build-release.sh" --help
