@@ -59,6 +59,8 @@ pub struct AuthConfig {
     pub algorithms: Vec<Algorithm>,
     pub leeway: Duration,
     pub jwks_cache_ttl: Duration,
+    /// How many verified tokens a verifier remembers (`VERIFIED_TOKEN_CACHE_ENTRIES`; 0 turns it off).
+    pub verified_token_cache_entries: usize,
 }
 
 /// A configuration variable holds a value the functions cannot work with.
@@ -93,6 +95,7 @@ impl AuthConfig {
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(5),
             jwks_cache_ttl: Duration::from_secs(600),
+            verified_token_cache_entries: crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
         }
     }
 
@@ -163,6 +166,12 @@ impl AuthConfig {
             600,
             1..=86_400,
         )?;
+        let verified_token_cache_entries = parse_count(
+            get("VERIFIED_TOKEN_CACHE_ENTRIES"),
+            "VERIFIED_TOKEN_CACHE_ENTRIES",
+            crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+            0..=MAX_VERIFIED_TOKEN_CACHE_ENTRIES,
+        )?;
         Ok(AuthConfig {
             provider,
             audience,
@@ -170,6 +179,7 @@ impl AuthConfig {
             algorithms,
             leeway,
             jwks_cache_ttl,
+            verified_token_cache_entries,
         })
     }
 
@@ -199,6 +209,31 @@ fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
         return Err(ConfigError::new("JWT_ALGORITHMS", "names no algorithm"));
     }
     Ok(algorithms)
+}
+
+/// The most entries `VERIFIED_TOKEN_CACHE_ENTRIES` may ask for (the byte bound caps what they hold anyway).
+const MAX_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1_000_000;
+
+fn parse_count(
+    value: Option<String>,
+    variable: &'static str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<usize>() {
+        Ok(count) if range.contains(&count) => Ok(count),
+        _ => Err(ConfigError::new(
+            variable,
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
 }
 
 pub(crate) fn parse_seconds(
@@ -289,6 +324,9 @@ mod tests {
         assert_eq!(cfg.algorithms, vec![Algorithm::RS256]);
         assert_eq!(cfg.leeway, Duration::from_secs(5));
         assert_eq!(cfg.jwks_cache_ttl, Duration::from_secs(600));
+        assert_eq!(cfg.verified_token_cache_entries, 1024);
+        let off = config(&[("VERIFIED_TOKEN_CACHE_ENTRIES", "0")]).unwrap();
+        assert_eq!(off.verified_token_cache_entries, 0);
         assert_eq!(
             cfg.provider,
             Provider::Descope {
@@ -306,6 +344,18 @@ mod tests {
             (&[("JWT_ALGORITHMS", " , ")], "JWT_ALGORITHMS"),
             (&[("JWT_LEEWAY_SECONDS", "-1")], "JWT_LEEWAY_SECONDS"),
             (&[("JWKS_CACHE_SECONDS", "0")], "JWKS_CACHE_SECONDS"),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "-1")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "lots")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "1000001")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
             (
                 &[("DESCOPE_BASE_URL", "http://api.descope.com")],
                 "DESCOPE_BASE_URL",
