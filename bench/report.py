@@ -14,12 +14,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # (group, bench, label, goal as a ratio to the floor or None)
 CASES = [
-    ("auth", "verify_grants_warm", "(1) verify + grants, warm key cache", 1.0),
+    ("auth", "verify_grants_repeated", "(1) verify + grants, token presented again (cache hit)", 0.1),
+    ("auth", "verify_grants_new", "(1) verify + grants, new token (miss, insertion, eviction)", 1.03),
+    ("auth", "verify_grants_no_cache", "(1) verify + grants, cache off (the full check alone)", None),
     ("auth", "refused_bad_signature", "(4) refused: bad signature", None),
     ("auth", "refused_garbage", "(4) refused: garbage (no crypto)", 0.05),
     ("auth", "refused_bad_header", "(4) refused: header not JSON (no crypto)", 0.05),
-    ("api", "protected_handler", "(2) protected handler, Request -> response", 1.2),
-    ("api", "user_handler", "(2) user handler (scope read:data)", 1.2),
+    ("api", "protected_handler", "(2) protected handler, token presented again", 0.35),
+    ("api", "user_handler", "(2) user handler (scope read:data), token presented again", 0.35),
+    ("api", "protected_handler_new_token", "(2) protected handler, new token", None),
+    ("api", "protected_handler_no_cache", "(2) protected handler, cache off", None),
     ("api", "protected_invocation_event_to_json", "(2b) event JSON -> API GW response JSON", None),
     ("api", "protected_refused_bad_signature", "(4) handler, bad signature -> 401", None),
     ("api", "protected_refused_garbage", "(4) handler, garbage -> 401", None),

@@ -57,7 +57,7 @@ curl -sf -X POST "$base_url/v1/auth/accesskey/exchange" -H "Authorization: Beare
   -H 'content-type: application/json' -d '{}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionJwt"])' >"$work/token"
 curl -sf "$base_url/$project/.well-known/jwks.json" >"$work/jwks.json"
-rust_ns=$(python3 -c 'import json,sys; c={r["bench"]: r for r in json.load(open(sys.argv[1]))["cases"]}; print(c["verify_grants_warm"]["ns"])' "$out/ratios.json")
+rust_ns=$(python3 -c 'import json,sys; c={r["bench"]: r for r in json.load(open(sys.argv[1]))["cases"]}; print(c["verify_grants_new"]["ns"])' "$out/ratios.json")
 issuer_claim=$(python3 -c 'import base64,json,sys; p=open(sys.argv[1]).read().split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["iss"])' "$work/token")
 node bench/node-compare/compare.mjs --token "$work/token" --jwks "$work/jwks.json" \
   --issuer "$issuer_claim" --rust-ns "$rust_ns" --n 20000 --json "$out/node.json"
