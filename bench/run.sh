@@ -7,6 +7,9 @@
 #      -> node.json
 #   3. cold start of the four release binaries under a local Lambda Runtime API, 30 runs each, and peak RSS
 #      through a 10,000-invocation run -> coldstart.json
+#   3b. CPU per warm invocation (the process's own on-CPU time) of the release `user` function under a local
+#      Lambda Runtime API, a token presented again and a new token per event, next to a trivial lambda_http
+#      function and Node 20 + aws-jwt-verify -> invocation_cpu.json
 #   4. the release zips of the four functions (arm64 when its Rust target is installed, else this machine's
 #      architecture) -> sizes.json
 #   5. summary.md: all of the above as the tables BENCHMARKS.md holds
@@ -26,10 +29,12 @@ mkdir -p "$out"
 criterion_args=()
 runs=30
 invocations=10000
+cpu_args=(--n 3000 --rounds 3)
 if [[ "${1:-}" == "--quick" ]]; then
   criterion_args=(--warm-up-time 1 --measurement-time 2)
   runs=5
   invocations=1000
+  cpu_args=(--n 1000 --rounds 1)
 fi
 step() { printf '\n== bench: %s\n' "$*" >&2; }
 
@@ -42,6 +47,8 @@ python3 bench/report.py --criterion "$CARGO_TARGET_DIR/criterion" --out "$out" >
 
 step "release binaries (this machine's architecture) for the cold-start and Node runs"
 cargo build --locked --release -p token -p protected -p user -p admin -p descope-local
+# The runtime's floor for the CPU-per-invocation step: an example target, never deployed.
+cargo build --locked --release -p m2m-api --example trivial_lambda
 bin_dir="$CARGO_TARGET_DIR/release"
 
 step "Node libraries on the same token"
@@ -65,6 +72,9 @@ kill $issuer 2>/dev/null || true
 
 step "cold start and memory under a local Lambda Runtime API"
 python3 bench/coldstart.py --runs "$runs" --rss "$invocations" --bin-dir "$bin_dir" --json "$out/coldstart.json"
+
+step "CPU per warm invocation under a local Lambda Runtime API"
+python3 bench/invocation_cpu.py "${cpu_args[@]}" --bin-dir "$bin_dir" --json "$out/invocation_cpu.json"
 
 step "release zips"
 arch=host
