@@ -1068,7 +1068,12 @@ fn token_request(body: Vec<u8>) -> Request {
 
 /// Status, error text and `WWW-Authenticate` of one case, for its `input` (built once by the table runner,
 /// so that a second pass presents the very same bytes).
-async fn outcome(ctx: &Ctx, apis: &Apis, case: &Case, input: Input) -> (u16, String, Option<String>) {
+async fn outcome(
+    ctx: &Ctx,
+    apis: &Apis,
+    case: &Case,
+    input: Input,
+) -> (u16, String, Option<String>) {
     let protection = match case.via {
         Via::User => USER,
         Via::Admin => ADMIN,
@@ -1174,10 +1179,12 @@ async fn context() -> Ctx {
 
 /// What the verified-token caches of all the protected functions hold and have answered.
 fn cache_totals(apis: &Apis) -> (u64, usize) {
-    apis.protected.values().fold((0, 0), |(hits, entries), api| {
-        let stats = api.verifier().cache_stats();
-        (hits + stats.hits, entries + stats.entries)
-    })
+    apis.protected
+        .values()
+        .fold((0, 0), |(hits, entries), api| {
+            let stats = api.verifier().cache_stats();
+            (hits + stats.hits, entries + stats.entries)
+        })
 }
 
 #[tokio::test]
@@ -1205,15 +1212,24 @@ async fn the_attack_table() {
             let result = outcome(&ctx, &apis, case, input.clone()).await;
             let (hits, entries) = cache_totals(&apis);
             if let Some(problem) = mismatch(case, &result) {
-                failures.push(format!("{} pass: {problem}", if warm { "warm" } else { "cold" }));
+                failures.push(format!(
+                    "{} pass: {problem}",
+                    if warm { "warm" } else { "cold" }
+                ));
             }
             let verified = result.0 == 200 || result.0 == 403;
             if !verified && (hits != hits_before || entries != entries_before) {
-                failures.push(format!("{}: refused, yet answered from or added to a cache", case.id));
+                failures.push(format!(
+                    "{}: refused, yet answered from or added to a cache",
+                    case.id
+                ));
             }
             let verifies = !matches!(case.via, Via::Token) && matches!(input, Input::Bearer(_));
             if warm && verified && verifies && (hits == hits_before || entries != entries_before) {
-                failures.push(format!("{}: passed before, yet not answered from the cache", case.id));
+                failures.push(format!(
+                    "{}: passed before, yet not answered from the cache",
+                    case.id
+                ));
             }
             if warm && result != cold[index] {
                 failures.push(format!(

@@ -160,7 +160,10 @@ fn benches(c: &mut Criterion) {
     group.finish();
     let stats = verifier.cache_stats();
     assert!(stats.evictions > 0 && stats.hits > 0, "{stats:?}");
-    println!("token bytes: {}; verified-token cache: {stats:?}", token.len());
+    println!(
+        "token bytes: {}; verified-token cache: {stats:?}",
+        token.len()
+    );
 }
 
 criterion_group!(auth, benches);

@@ -101,9 +101,11 @@ impl VerifiedTokenCache {
     fn lock(&self) -> Option<MutexGuard<'_, Entries>> {
         // Every update below leaves the map and its byte count consistent before anything can panic, so a
         // poisoned lock is still safe to use.
-        self.entries
-            .as_ref()
-            .map(|entries| entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        self.entries.as_ref().map(|entries| {
+            entries
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
     }
 
     /// The entry for exactly `token`, marked as the most recently used.
@@ -199,7 +201,12 @@ fn entry_weight(token: &str, verified: &VerifiedToken) -> usize {
     const ENTRY: usize = std::mem::size_of::<CachedToken>() + std::mem::size_of::<VerifiedToken>();
     const NODE: usize = 64; // the map node, the two reference counts and allocator rounding
     let grants: usize = verified.grants.iter().map(|g| g.len() + 48).sum();
-    token.len() + ENTRY + NODE + object_weight(&verified.header) + object_weight(&verified.claims) + grants
+    token.len()
+        + ENTRY
+        + NODE
+        + object_weight(&verified.header)
+        + object_weight(&verified.claims)
+        + grants
 }
 
 fn object_weight(object: &JsonObject) -> usize {

@@ -289,11 +289,13 @@ impl Verifier {
 
     /// Verifies `token` as of `now` (unix seconds). A token verified before is answered from the cache of
     /// verified tokens, with its time claims and its signing key checked again.
-    pub async fn verify_at(&self, token: &str, now: f64) -> Result<Arc<VerifiedToken>, VerifyError> {
-        if let Some(entry) = self.verified.get(token) {
-            if let Some(answer) = self.answer_remembered(token, &entry, now).await {
-                return answer;
-            }
+    pub async fn verify_at(
+        &self,
+        token: &str,
+        now: f64,
+    ) -> Result<Arc<VerifiedToken>, VerifyError> {
+        if let Some(answer) = self.answer_remembered(token, now).await {
+            return answer;
         }
         let CompactJws {
             header,
@@ -307,8 +309,7 @@ impl Verifier {
         // Requests that waited together for a key fetch resume together: the first to finish remembers the
         // token, and the others take its answer instead of checking the same signature again.
         if self.keys.fetch_count() != fetches_before
-            && let Some(entry) = self.verified.get(token)
-            && let Some(answer) = self.answer_remembered(token, &entry, now).await
+            && let Some(answer) = self.answer_remembered(token, now).await
         {
             return answer;
         }
@@ -342,14 +343,14 @@ impl Verifier {
         Ok(verified)
     }
 
-    /// The answer for a token found in the cache, as its full check would give it now; `None` when the
-    /// entry no longer applies (its key was replaced) and the token must be checked in full.
+    /// The answer for a token found in the cache, as its full check would give it now; `None` when it is
+    /// not there, or its entry no longer applies (its key was replaced) and the token must be checked in full.
     async fn answer_remembered(
         &self,
         token: &str,
-        entry: &CachedToken,
         now: f64,
     ) -> Option<Result<Arc<VerifiedToken>, VerifyError>> {
+        let entry = self.verified.get(token)?;
         // Through the key cache's normal path, so that every rule on keys (refresh, unknown kid, how long
         // stale keys are trusted) applies to a remembered token exactly as to a new one.
         let answer = match self.keys.signing_key(&entry.kid).await {

@@ -80,12 +80,18 @@ fn a_repeated_token_is_answered_from_the_cache_with_the_same_result() {
 
     let first = at(&verifier, &token, now).unwrap();
     let again = at(&verifier, &token, now).unwrap();
-    assert!(Arc::ptr_eq(&first, &again), "the hit is the remembered answer");
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "the hit is the remembered answer"
+    );
     assert!(same(&again, &at(&uncached, &token, now).unwrap()));
     assert!(again.grants.contains("admin"));
     let stats = verifier.cache_stats();
     assert_eq!((stats.hits, stats.misses, stats.entries), (1, 1, 1));
-    assert!(stats.bytes > token.len() && stats.bytes < 64 * 1024, "{stats:?}");
+    assert!(
+        stats.bytes > token.len() && stats.bytes < 64 * 1024,
+        "{stats:?}"
+    );
 
     // Turned off: nothing is remembered or counted, and every answer is still right.
     assert!(same(&at(&uncached, &token, now).unwrap(), &first));
@@ -160,7 +166,11 @@ fn refused_tokens_never_enter() {
         }
     }
     let stats = verifier.cache_stats();
-    assert_eq!((stats.entries, stats.bytes, stats.hits), (0, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.entries, stats.bytes, stats.hits),
+        (0, 0, 0),
+        "{stats:?}"
+    );
 }
 
 #[test]
@@ -182,7 +192,11 @@ fn the_least_recently_used_entry_is_evicted_first() {
     at(&verifier, &c, now).unwrap();
     assert_eq!(verifier.cache_stats().hits, 3, "a and c stayed");
     at(&verifier, &b, now).unwrap();
-    assert_eq!(verifier.cache_stats().misses, 4, "b was checked in full again");
+    assert_eq!(
+        verifier.cache_stats().misses,
+        4,
+        "b was checked in full again"
+    );
 }
 
 #[test]
