@@ -187,9 +187,8 @@ pub(crate) fn route(request: &Request) -> String {
     path.chars().take(128).collect()
 }
 
-/// Longest a request may take end to end; the provider and key fetches have shorter limits of their own,
-/// this bounds everything else (and their sum) below the function's timeout.
-pub(crate) const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+/// Longest a request may take end to end (m2m_auth::budget).
+pub(crate) const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
 
 /// Runs an endpoint's work for `request` and turns its outcome into the response, with the method gate,
 /// the deadline, CORS, and the one log line per request.
@@ -211,8 +210,8 @@ pub(crate) async fn answer(
             }
         },
     };
-    if let Some(ApiError::Misconfigured(detail)) = &error {
-        tracing::error!(detail = detail.as_str(), "server misconfigured");
+    if let Some(ApiError::Secret(failure)) = &error {
+        tracing::error!(detail = %failure, "server misconfigured");
     }
     crate::logging::log_request(
         request.method().as_str(),

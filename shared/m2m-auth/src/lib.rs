@@ -5,6 +5,7 @@
 //! [`Grants`] (section 4). A token presented again is answered from a bounded cache of verified tokens, its
 //! time claims and signing key checked anew. [`Require`] states what an endpoint needs.
 
+pub mod budget;
 mod config;
 mod error;
 pub mod fetch;
@@ -16,7 +17,10 @@ mod strict_json;
 mod token_cache;
 mod verify;
 
-pub use config::{AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, parse_algorithm};
+pub use config::{
+    AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, is_identifier, parse_algorithm,
+    parse_seconds, trimmed,
+};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
 pub use jwks::{JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL};
