@@ -53,7 +53,7 @@ kill -TERM -- -"$stack_pid" 2>/dev/null || true
 step "release zips for this machine's architecture (infra/build-release.sh host)"
 bash infra/build-release.sh host
 
-step "infrastructure checks (with a smoke test of those zips)"
+step "infrastructure checks, and the deployed shape: those zips configured by each template"
 bash infra/test.sh
 
 for extra in scripts/fuzz.sh scripts/schemathesis.sh; do

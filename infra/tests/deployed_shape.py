@@ -323,6 +323,22 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
     return tokens
 
 
+def placeholder_secret(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -> None:
+    """The secret as the stack creates it before anyone fills it in (an empty key)."""
+
+    def unfilled() -> None:
+        answer = stack.function("token").invoke(
+            token_event(stack, {}, route="/m2m/token/iam", iam=iam_identity(), through_cloudfront=False))
+        assert answer.status == 500, answer
+        contract_error(answer)
+        assert answer.body["error"] == "Server misconfigured; see the function's logs", answer
+        # The page's request does not need the secret at all.
+        page = stack.function("token").invoke(token_event(stack, {"accessKey": PAGE_KEY}, BROWSER_HEADERS))
+        assert page.status == 200, page
+    check(f"{stack.label}: the stack's unfilled secret is a generic 500 for IAM callers, the page still works",
+          unfilled)
+
+
 def scan_logs(stack: Stack, tokens: list[str], secret_string: str) -> None:
     secrets = set(SECRETS) | {secret_string}
     for token in tokens:
@@ -334,6 +350,17 @@ def scan_logs(stack: Stack, tokens: list[str], secret_string: str) -> None:
             assert secret not in output, f"{name}'s logs hold a secret or token ({secret[:6]}...)"
         assert "authorization" not in output.lower() or "bearer " not in output.lower(), \
             f"{name}'s logs hold an Authorization header"
+
+
+def template_secret_string(template: dict) -> str:
+    """The SecretString the template gives the secret it creates, parameters at their defaults."""
+    values = TemplateValues(template, {"ProjectId": PROJECT_ID})
+    secret = next(r for r in template["Resources"].values() if r.get("Type") == "AWS::SecretsManager::Secret")
+    props = secret["Properties"]
+    if "SecretString" in props:
+        return str(values.value(props["SecretString"]))
+    generated = props["GenerateSecretString"]  # a template that lets Secrets Manager generate the value
+    return str(values.value(generated["SecretStringTemplate"]))
 
 
 def main() -> int:
@@ -379,6 +406,14 @@ def main() -> int:
                               lambda: scan_logs(stack, tokens, secret_string))
                 finally:
                     stack.close()
+            # The secret exactly as the template creates it, before it is filled in.
+            created = template_secret_string(template)
+            arn = client.create_secret(Name=f"descope-m2m-{label.lower()}-unfilled", SecretString=created)["ARN"]
+            stack = Stack(f"{label} (unfilled secret)", template, args.zip_dir, work, services, arn, False)
+            try:
+                placeholder_secret(stack, check)
+            finally:
+                stack.close()
     finally:
         services.close()
         shutil.rmtree(work, ignore_errors=True)
