@@ -258,9 +258,11 @@ class TemplateValues:
             return v
         if isinstance(v, list):
             return [self.value(x) for x in v]
-        if not isinstance(v, dict) or len(v) != 1:
-            return {k: self.value(x) for k, x in v.items()} if isinstance(v, dict) else v
-        (fn, arg), = v.items()
+        if not isinstance(v, dict):
+            return v
+        (fn, arg), = v.items() if len(v) == 1 else ((None, None),)
+        if fn != "Ref" and fn != "Condition" and not str(fn).startswith("Fn::"):
+            return {k: self.value(x) for k, x in v.items()}
         if fn == "Ref":
             if arg in self.params:
                 return self.params[arg]
