@@ -346,9 +346,16 @@ impl SecretSource {
         if let Some((failed_at, detail)) = state.failure.as_ref()
             && *failed_at >= arrived
         {
-            return Err(ApiError::Misconfigured(detail.to_string()));
+            return Err(ApiError::SecretUnavailable(detail.to_string()));
         }
-        match self.read().await {
+        // The span names the secret, never its value.
+        let read = self.read();
+        match tracing::Instrument::instrument(
+            read,
+            tracing::info_span!("secret_read", secret_id = %self.id),
+        )
+        .await
+        {
             Ok(value) => {
                 let value = Arc::new(value);
                 state.value = Some((Instant::now(), value.clone()));
@@ -361,7 +368,8 @@ impl SecretSource {
                 let detail: Arc<str> =
                     format!("secret '{}' (DESCOPE_SECRET_ID): {error}", self.id).into();
                 state.failure = Some((Instant::now(), detail.clone()));
-                Err(ApiError::Misconfigured(detail.to_string()))
+                crate::metrics::secret_read_failed();
+                Err(ApiError::SecretUnavailable(detail.to_string()))
             }
         }
     }

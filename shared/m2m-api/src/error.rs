@@ -23,6 +23,10 @@ pub enum ApiError {
     /// The server's own configuration is broken. The detail is logged, never returned.
     #[error("server misconfigured: {0}")]
     Misconfigured(String),
+    /// The credentials secret could not be read or used; answered as [`ApiError::Misconfigured`] is, told
+    /// apart in logs and metrics.
+    #[error("server misconfigured: {0}")]
+    SecretUnavailable(String),
     #[error("Identity provider error: {0}")]
     Provider(String),
     #[error("Identity provider timed out")]
@@ -43,7 +47,7 @@ impl ApiError {
             ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
-            ApiError::Misconfigured(_) => 500,
+            ApiError::Misconfigured(_) | ApiError::SecretUnavailable(_) => 500,
             ApiError::Provider(_) => 502,
             ApiError::ProviderTimeout => 504,
         }
@@ -52,7 +56,7 @@ impl ApiError {
     /// The `error` text of the response body.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Misconfigured(_) => {
+            ApiError::Misconfigured(_) | ApiError::SecretUnavailable(_) => {
                 "Server misconfigured; see the function's logs".to_owned()
             }
             ApiError::InvalidToken(error) if error.is_unavailable() => {
@@ -96,6 +100,7 @@ impl ApiError {
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::Misconfigured(_) => "misconfigured",
+            ApiError::SecretUnavailable(_) => "secret_unavailable",
             ApiError::Provider(_) => "provider_error",
             ApiError::ProviderTimeout => "provider_timeout",
             ApiError::MethodNotAllowed => "method_not_allowed",

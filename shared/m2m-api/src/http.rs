@@ -192,10 +192,11 @@ pub(crate) fn route(request: &Request) -> String {
 pub(crate) const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Runs an endpoint's work for `request` and turns its outcome into the response, with the method gate,
-/// the deadline, CORS, and the one log line per request.
+/// the deadline, CORS, and the one log line and metrics record per request (`success` names a 200).
 pub(crate) async fn answer(
     request: &Request,
     cors: &Cors,
+    success: crate::Outcome,
     work: impl std::future::Future<Output = Result<Value, ApiError>>,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
@@ -211,16 +212,12 @@ pub(crate) async fn answer(
             }
         },
     };
-    if let Some(ApiError::Misconfigured(detail)) = &error {
+    if let Some(ApiError::Misconfigured(detail) | ApiError::SecretUnavailable(detail)) = &error {
         tracing::error!(detail = detail.as_str(), "server misconfigured");
     }
-    crate::logging::log_request(
-        request.method().as_str(),
-        &route(request),
-        response.status().as_u16(),
-        started,
-        error.as_ref(),
-    );
+    let status = response.status().as_u16();
+    let outcome = crate::Outcome::answered(success, status, error.as_ref());
+    crate::logging::log_request(request, status, started, outcome, error.as_ref());
     response
 }
 

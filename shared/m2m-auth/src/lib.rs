@@ -17,7 +17,10 @@ mod verify;
 pub use config::{AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, parse_algorithm};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
-pub use jwks::{JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL};
+pub use jwks::{
+    FetchTotals, JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL,
+    fetch_totals as jwks_fetch_totals,
+};
 pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};
 pub use verify::{ClaimsPolicy, VerifiedToken, Verifier};

@@ -1,0 +1,485 @@
+//! CloudWatch metrics in Embedded Metric Format (EMF): one JSON line on stdout per request, which
+//! CloudWatch Logs turns into metrics. No SDK call and no client: writing the line is the whole cost.
+//!
+//! Every line declares the same metrics (docs/contract.md section 2 names the settings):
+//! `Requests` by `[Function, Outcome]` and by `[Function]`; `Latency`, `JwksFetches`, `JwksFetchFailures` and
+//! `SecretReadFailures` by `[Function]`. The counters are process-wide totals; each line carries what changed
+//! since the previous line, so a fetch made during a request is counted on that request's line.
+//! Dimension values are the function's name and an [`Outcome`], a fixed set: nothing from a request or token.
+
+use crate::ApiError;
+use m2m_auth::VerifyError;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// How a request ended, as the `Outcome` dimension of `Requests`. Token refusals are grouped by reason
+/// class, not by every verification error, so the set (and the metric's cardinality) stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A protected endpoint answered 200.
+    Granted,
+    /// The token function handed out a token.
+    Issued,
+    /// The page function served a file.
+    Served,
+    /// A CORS preflight was answered.
+    Preflight,
+    MissingAuthorization,
+    InvalidTokenExpired,
+    InvalidTokenSignature,
+    InvalidTokenClaims,
+    InvalidTokenMalformed,
+    InsufficientGrant,
+    KeysUnavailable,
+    BadRequest,
+    AuthenticationFailed,
+    ProviderError,
+    ProviderTimeout,
+    SecretUnavailable,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+}
+
+impl Outcome {
+    /// Every outcome, for tests and for whoever builds alarms or dashboards from the names.
+    pub const ALL: [Outcome; 19] = [
+        Outcome::Granted,
+        Outcome::Issued,
+        Outcome::Served,
+        Outcome::Preflight,
+        Outcome::MissingAuthorization,
+        Outcome::InvalidTokenExpired,
+        Outcome::InvalidTokenSignature,
+        Outcome::InvalidTokenClaims,
+        Outcome::InvalidTokenMalformed,
+        Outcome::InsufficientGrant,
+        Outcome::KeysUnavailable,
+        Outcome::BadRequest,
+        Outcome::AuthenticationFailed,
+        Outcome::ProviderError,
+        Outcome::ProviderTimeout,
+        Outcome::SecretUnavailable,
+        Outcome::InternalError,
+        Outcome::MethodNotAllowed,
+        Outcome::NotFound,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Granted => "granted",
+            Outcome::Issued => "issued",
+            Outcome::Served => "served",
+            Outcome::Preflight => "preflight",
+            Outcome::MissingAuthorization => "missing_authorization",
+            Outcome::InvalidTokenExpired => "invalid_token_expired",
+            Outcome::InvalidTokenSignature => "invalid_token_signature",
+            Outcome::InvalidTokenClaims => "invalid_token_claims",
+            Outcome::InvalidTokenMalformed => "invalid_token_malformed",
+            Outcome::InsufficientGrant => "insufficient_grant",
+            Outcome::KeysUnavailable => "keys_unavailable",
+            Outcome::BadRequest => "bad_request",
+            Outcome::AuthenticationFailed => "authentication_failed",
+            Outcome::ProviderError => "provider_error",
+            Outcome::ProviderTimeout => "provider_timeout",
+            Outcome::SecretUnavailable => "secret_unavailable",
+            Outcome::InternalError => "internal_error",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::NotFound => "not_found",
+        }
+    }
+
+    /// The outcome of an answered request: its error's class, else `success` (or a preflight's 204).
+    pub(crate) fn answered(success: Outcome, status: u16, error: Option<&ApiError>) -> Outcome {
+        match error {
+            Some(error) => Outcome::of(error),
+            None if status == 204 => Outcome::Preflight,
+            None => success,
+        }
+    }
+
+    fn of(error: &ApiError) -> Outcome {
+        match error {
+            ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => Outcome::BadRequest,
+            ApiError::AuthenticationFailed(_) => Outcome::AuthenticationFailed,
+            ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => {
+                Outcome::InsufficientGrant
+            }
+            ApiError::MissingAuthorization => Outcome::MissingAuthorization,
+            ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
+            ApiError::SecretUnavailable(_) => Outcome::SecretUnavailable,
+            ApiError::Misconfigured(_) => Outcome::InternalError,
+            ApiError::Provider(_) => Outcome::ProviderError,
+            ApiError::ProviderTimeout => Outcome::ProviderTimeout,
+            ApiError::MethodNotAllowed => Outcome::MethodNotAllowed,
+            ApiError::NotFound => Outcome::NotFound,
+        }
+    }
+
+    // No wildcard arm: a new verification error has to be given a class here.
+    fn of_refused_token(error: &VerifyError) -> Outcome {
+        match error {
+            VerifyError::KeysUnavailable { .. } => Outcome::KeysUnavailable,
+            VerifyError::Expired => Outcome::InvalidTokenExpired,
+            VerifyError::BadSignature
+            | VerifyError::UnknownKey
+            | VerifyError::KeyAlgorithmMismatch
+            | VerifyError::AlgorithmNotAccepted => Outcome::InvalidTokenSignature,
+            VerifyError::TooLarge
+            | VerifyError::Malformed(_)
+            | VerifyError::MissingKid
+            | VerifyError::UnsupportedHeader(_)
+            | VerifyError::UnexpectedType => Outcome::InvalidTokenMalformed,
+            VerifyError::MissingClaim(_)
+            | VerifyError::InvalidClaimType(_)
+            | VerifyError::NotYetValid
+            | VerifyError::IssuedInFuture
+            | VerifyError::IssuerNotAccepted
+            | VerifyError::AudienceNotAccepted
+            | VerifyError::NotASessionToken => Outcome::InvalidTokenClaims,
+        }
+    }
+}
+
+/// What the metrics are published as (`METRICS_ENABLED`, `METRICS_NAMESPACE`, `AWS_LAMBDA_FUNCTION_NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub namespace: String,
+    /// The `Function` dimension.
+    pub function: String,
+}
+
+impl MetricsSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let enabled = !lookup("METRICS_ENABLED")
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("false"));
+        let namespace = lookup("METRICS_NAMESPACE")
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| "M2MAuth".to_owned());
+        // Locally (no function name) the binary's name stands in: `token`, `protected`, ...
+        let function = lookup("AWS_LAMBDA_FUNCTION_NAME")
+            .filter(|value| !value.is_empty())
+            .or_else(|| {
+                let exe = std::env::current_exe().ok()?;
+                Some(exe.file_stem()?.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        MetricsSettings {
+            enabled,
+            namespace,
+            function,
+        }
+    }
+}
+
+/// Process-wide totals published as per-request deltas, each under its metric name (unit `Count`,
+/// dimension `[Function]`). A new counter is one more row here.
+struct Counter {
+    metric: &'static str,
+    total: fn() -> u64,
+}
+
+static SECRET_READ_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+const COUNTERS: [Counter; 3] = [
+    Counter {
+        metric: "JwksFetches",
+        total: || m2m_auth::jwks_fetch_totals().fetches,
+    },
+    Counter {
+        metric: "JwksFetchFailures",
+        total: || m2m_auth::jwks_fetch_totals().failures,
+    },
+    Counter {
+        metric: "SecretReadFailures",
+        total: || SECRET_READ_FAILURES.load(Ordering::Relaxed),
+    },
+];
+
+/// Counts one failed read of the credentials secret.
+pub(crate) fn secret_read_failed() {
+    SECRET_READ_FAILURES.fetch_add(1, Ordering::Relaxed);
+}
+
+type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+struct Emitter {
+    /// Everything before the timestamp, built once: the namespace and the declarations.
+    head: String,
+    /// The `Function` dimension's value, as a JSON string.
+    function: String,
+    /// The counter totals already published.
+    published: Mutex<[u64; COUNTERS.len()]>,
+    sink: Sink,
+}
+
+static EMITTER: OnceLock<Option<Emitter>> = OnceLock::new();
+
+/// Sets where and how the metrics of this process are written; the first call wins (it returns false
+/// afterwards). Without a call, the first request reads the environment and writes to stdout.
+pub fn install_metrics<W>(settings: &MetricsSettings, writer: W) -> bool
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let mut installed = false;
+    EMITTER.get_or_init(|| {
+        installed = true;
+        Emitter::new(
+            settings,
+            Box::new(move |line| {
+                // A metrics line that cannot be written is lost, like a log line: never the request.
+                let _ = writer.make_writer().write_all(line);
+            }),
+        )
+    });
+    installed
+}
+
+fn emitter() -> Option<&'static Emitter> {
+    EMITTER
+        .get_or_init(|| {
+            let settings = MetricsSettings::from_lookup(|name| std::env::var(name).ok());
+            Emitter::new(
+                &settings,
+                Box::new(|line| {
+                    let _ = std::io::stdout().lock().write_all(line);
+                }),
+            )
+        })
+        .as_ref()
+}
+
+impl Emitter {
+    fn new(settings: &MetricsSettings, sink: Sink) -> Option<Emitter> {
+        if !settings.enabled {
+            return None;
+        }
+        let namespace = json_string(&settings.namespace);
+        let counters: String = COUNTERS
+            .iter()
+            .map(|counter| format!(r#",{{"Name":"{}","Unit":"Count"}}"#, counter.metric))
+            .collect();
+        let head = format!(
+            concat!(
+                r#"{{"_aws":{{"CloudWatchMetrics":["#,
+                r#"{{"Namespace":{ns},"Dimensions":[["Function","Outcome"],["Function"]],"Metrics":[{{"Name":"Requests","Unit":"Count"}}]}},"#,
+                r#"{{"Namespace":{ns},"Dimensions":[["Function"]],"Metrics":[{{"Name":"Latency","Unit":"Milliseconds"}}{counters}]}}"#,
+                r#"],"Timestamp":"#
+            ),
+            ns = namespace,
+            counters = counters,
+        );
+        Some(Emitter {
+            head,
+            function: json_string(&settings.function),
+            published: Mutex::new([0; COUNTERS.len()]),
+            sink,
+        })
+    }
+
+    fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
+        use std::fmt::Write as _;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis());
+        let mut line = String::with_capacity(self.head.len() + 256);
+        line.push_str(&self.head);
+        let _ = write!(
+            line,
+            r#"{now_ms}}},"Function":{},"Outcome":"{}","Requests":1,"Latency":{latency_ms:.3}"#,
+            self.function,
+            outcome.name()
+        );
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (counter, seen) in COUNTERS.iter().zip(published.iter_mut()) {
+            let total = (counter.total)();
+            let _ = write!(
+                line,
+                r#","{}":{}"#,
+                counter.metric,
+                total.saturating_sub(*seen)
+            );
+            *seen = total;
+        }
+        drop(published);
+        line.push_str("}\n");
+        line
+    }
+}
+
+/// Publishes one request: its outcome, its latency and what the counters gained meanwhile.
+pub(crate) fn record_request(outcome: Outcome, latency_ms: f64) {
+    if let Some(emitter) = emitter() {
+        (emitter.sink)(emitter.line(outcome, latency_ms).as_bytes());
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::collections::HashSet;
+
+    fn emitter(vars: &[(&str, &str)]) -> Option<Emitter> {
+        let settings = MetricsSettings::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        });
+        Emitter::new(&settings, Box::new(|_| {}))
+    }
+
+    /// Checks `line` against the EMF specification's structure and returns it parsed.
+    pub(crate) fn valid_emf(line: &str) -> Value {
+        let document: Value = serde_json::from_str(line).expect(line);
+        let metadata = &document["_aws"];
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let timestamp = metadata["Timestamp"].as_u64().expect("Timestamp in ms");
+        assert!(now_ms.abs_diff(timestamp) < 60_000, "{line}");
+        let directives = metadata["CloudWatchMetrics"].as_array().expect(line);
+        assert!(!directives.is_empty());
+        for directive in directives {
+            assert!(
+                directive["Namespace"]
+                    .as_str()
+                    .is_some_and(|ns| !ns.is_empty())
+            );
+            for set in directive["Dimensions"].as_array().expect(line) {
+                for dimension in set.as_array().expect(line) {
+                    let name = dimension.as_str().expect(line);
+                    assert!(
+                        document[name].is_string(),
+                        "dimension {name} missing: {line}"
+                    );
+                }
+            }
+            for metric in directive["Metrics"].as_array().expect(line) {
+                let name = metric["Name"].as_str().expect(line);
+                assert!(metric["Unit"].is_string(), "{line}");
+                assert!(document[name].is_number(), "metric {name} missing: {line}");
+            }
+        }
+        document
+    }
+
+    #[test]
+    fn one_line_declares_every_metric_under_the_configured_namespace() {
+        let emitter = emitter(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "m2m-token"),
+            ("METRICS_NAMESPACE", "Team/M2M"),
+        ])
+        .expect("enabled by default");
+        let line = emitter.line(Outcome::InvalidTokenExpired, 1.25);
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
+        let document = valid_emf(&line);
+        assert_eq!(document["Function"], "m2m-token");
+        assert_eq!(document["Outcome"], "invalid_token_expired");
+        assert_eq!(document["Requests"], 1);
+        assert_eq!(document["Latency"], 1.25);
+        let directives = document["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let declared: HashSet<(String, String, String)> = directives
+            .iter()
+            .flat_map(|directive| {
+                let dimensions = directive["Dimensions"].to_string();
+                directive["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |metric| {
+                        (
+                            metric["Name"].as_str().unwrap().to_owned(),
+                            metric["Unit"].as_str().unwrap().to_owned(),
+                            dimensions.clone(),
+                        )
+                    })
+            })
+            .collect();
+        let function = r#"[["Function"]]"#.to_owned();
+        for expected in [
+            (
+                "Requests",
+                "Count",
+                r#"[["Function","Outcome"],["Function"]]"#.to_owned(),
+            ),
+            ("Latency", "Milliseconds", function.clone()),
+            ("JwksFetches", "Count", function.clone()),
+            ("JwksFetchFailures", "Count", function.clone()),
+            ("SecretReadFailures", "Count", function.clone()),
+        ] {
+            let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2);
+            assert!(declared.contains(&expected), "{expected:?} in {declared:?}");
+        }
+        assert!(directives.iter().all(|d| d["Namespace"] == "Team/M2M"));
+    }
+
+    #[test]
+    fn defaults_and_switch() {
+        let settings = MetricsSettings::from_lookup(|_| None);
+        assert!(settings.enabled);
+        assert_eq!(settings.namespace, "M2MAuth");
+        // The test binary's name stands in for the function's, as a local binary's does.
+        assert!(
+            settings.function.starts_with("m2m_api"),
+            "{}",
+            settings.function
+        );
+        assert!(emitter(&[("METRICS_ENABLED", "false")]).is_none());
+        assert!(emitter(&[("METRICS_ENABLED", "FALSE ")]).is_none());
+        assert!(emitter(&[("METRICS_ENABLED", "true")]).is_some());
+    }
+
+    #[test]
+    fn counters_are_published_once_as_deltas() {
+        let emitter = emitter(&[]).unwrap();
+        let _ = emitter.line(Outcome::Granted, 0.1);
+        secret_read_failed();
+        let first = valid_emf(&emitter.line(Outcome::SecretUnavailable, 0.1));
+        assert!(first["SecretReadFailures"].as_u64().unwrap() >= 1);
+        let second = valid_emf(&emitter.line(Outcome::SecretUnavailable, 0.1));
+        assert_eq!(second["JwksFetches"], 0);
+    }
+
+    #[test]
+    fn outcome_names_are_distinct_snake_case() {
+        let names: HashSet<_> = Outcome::ALL.iter().map(|outcome| outcome.name()).collect();
+        assert_eq!(names.len(), Outcome::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|name| name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        let refused = ApiError::InvalidToken(VerifyError::BadSignature);
+        assert_eq!(
+            Outcome::answered(Outcome::Granted, 401, Some(&refused)),
+            Outcome::InvalidTokenSignature
+        );
+        assert_eq!(
+            Outcome::answered(Outcome::Granted, 200, None),
+            Outcome::Granted
+        );
+        assert_eq!(
+            Outcome::answered(Outcome::Issued, 204, None),
+            Outcome::Preflight
+        );
+        let unavailable = ApiError::InvalidToken(VerifyError::KeysUnavailable {
+            retry_after: std::time::Duration::from_secs(1),
+        });
+        assert_eq!(
+            Outcome::answered(Outcome::Granted, 503, Some(&unavailable)),
+            Outcome::KeysUnavailable
+        );
+    }
+}
