@@ -111,7 +111,8 @@ fn enabled_level(filter: &Targets, target: &str) -> LevelFilter {
 }
 
 /// Installs the log subscriber ([`LogSettings::from_lookup`] over the environment): JSON lines on stdout,
-/// or compact text on stderr. A second initialisation (tests) is harmless: the first subscriber stays.
+/// or compact text on stderr; and the metrics ([`crate::MetricsSettings::from_lookup`]), EMF lines on
+/// stdout. A second initialisation (tests) is harmless: the first subscriber stays.
 ///
 /// The filter is `tracing_subscriber`'s `Targets` rather than `EnvFilter`: the same directives minus span and
 /// field filters, without the regular-expression engine `EnvFilter` links (about a quarter of a megabyte of
@@ -119,7 +120,9 @@ fn enabled_level(filter: &Targets, target: &str) -> LevelFilter {
 pub fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let settings = LogSettings::from_lookup(|name| std::env::var(name).ok());
+    let env = |name: &str| std::env::var(name).ok();
+    crate::install_metrics(&crate::MetricsSettings::from_lookup(env), std::io::stdout);
+    let settings = LogSettings::from_lookup(env);
     let registry = tracing_subscriber::registry().with(settings.filter);
     let _ = match settings.format {
         LogFormat::Json => registry.with(lambda_json_layer(std::io::stdout)).try_init(),
@@ -178,9 +181,10 @@ impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Millis {
     }
 }
 
-/// The one line (and metrics record) per request. It names the outcome and error kind, never a token, key
-/// or secret; `requestId` and `xrayTraceId` tie it to Lambda's own lines and to the request's trace.
-pub(crate) fn log_request(
+/// The one log line and metrics record per request (public for the benchmark of their cost). It names the
+/// outcome and error kind, never a token, key or secret; `requestId` and `xrayTraceId` tie it to Lambda's
+/// own lines and to the request's trace.
+pub fn log_request(
     request: &Request,
     status: u16,
     started: Instant,

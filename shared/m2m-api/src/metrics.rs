@@ -219,7 +219,8 @@ struct Emitter {
 static EMITTER: OnceLock<Option<Emitter>> = OnceLock::new();
 
 /// Sets where and how the metrics of this process are written; the first call wins (it returns false
-/// afterwards). Without a call, the first request reads the environment and writes to stdout.
+/// afterwards). The functions' binaries install stdout through [`crate::init_tracing`]; until a call,
+/// requests publish nothing (handlers run in-process by tests and benchmarks stay quiet).
 pub fn install_metrics<W>(settings: &MetricsSettings, writer: W) -> bool
 where
     W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
@@ -236,20 +237,6 @@ where
         )
     });
     installed
-}
-
-fn emitter() -> Option<&'static Emitter> {
-    EMITTER
-        .get_or_init(|| {
-            let settings = MetricsSettings::from_lookup(|name| std::env::var(name).ok());
-            Emitter::new(
-                &settings,
-                Box::new(|line| {
-                    let _ = std::io::stdout().lock().write_all(line);
-                }),
-            )
-        })
-        .as_ref()
 }
 
 impl Emitter {
@@ -315,7 +302,7 @@ impl Emitter {
 
 /// Publishes one request: its outcome, its latency and what the counters gained meanwhile.
 pub(crate) fn record_request(outcome: Outcome, latency_ms: f64) {
-    if let Some(emitter) = emitter() {
+    if let Some(Some(emitter)) = EMITTER.get() {
         (emitter.sink)(emitter.line(outcome, latency_ms).as_bytes());
     }
 }
