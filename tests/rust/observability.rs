@@ -30,6 +30,7 @@ fn capture() -> (LogBuffer, LogBuffer) {
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     let metrics_settings = MetricsSettings::from_lookup(lookup(&[
         ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
         ("METRICS_NAMESPACE", NAMESPACE),
     ]));
     assert!(m2m_api::install_metrics(&metrics_settings, metrics.clone()));
@@ -64,6 +65,12 @@ fn is_rfc3339_millis(timestamp: &str) -> bool {
 /// `Timestamp` and `CloudWatchMetrics` directives, every dimension and metric they name present at the root.
 fn emf(line: &str) -> Value {
     let document: Value = serde_json::from_str(line).expect(line);
+    // What Lambda needs to keep the line whatever the application log level (here INFO).
+    assert!(
+        is_rfc3339_millis(document["timestamp"].as_str().expect(line)),
+        "{line}"
+    );
+    assert_eq!(document["level"], "INFO", "{line}");
     let metadata = &document["_aws"];
     let now_ms = u64::try_from(now()).unwrap() * 1000;
     let timestamp = metadata["Timestamp"].as_u64().expect(line);

@@ -166,19 +166,26 @@ struct Rfc3339Millis;
 
 impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Millis {
     fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        let now = time::OffsetDateTime::now_utc();
-        write!(
-            w,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second(),
-            now.millisecond()
-        )
+        write_rfc3339_millis(w, time::OffsetDateTime::now_utc())
     }
+}
+
+/// Writes `at` (UTC) as `2026-12-01T09:19:41.123Z`.
+pub(crate) fn write_rfc3339_millis(
+    w: &mut impl std::fmt::Write,
+    at: time::OffsetDateTime,
+) -> std::fmt::Result {
+    write!(
+        w,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
 }
 
 /// The one log line and metrics record per request (public for the benchmark of their cost). It names the

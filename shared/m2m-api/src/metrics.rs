@@ -149,6 +149,10 @@ pub struct MetricsSettings {
     pub namespace: String,
     /// The `Function` dimension.
     pub function: String,
+    /// The `level` of the metrics lines: the least severe one Lambda's application log level
+    /// (`AWS_LAMBDA_LOG_LEVEL`) keeps. Lambda drops JSON lines below that level, and takes a line without a
+    /// level (or without a valid `timestamp`) for INFO: raising the level must not silence the metrics.
+    pub level: &'static str,
 }
 
 impl MetricsSettings {
@@ -167,10 +171,18 @@ impl MetricsSettings {
                 Some(exe.file_stem()?.to_string_lossy().into_owned())
             })
             .unwrap_or_else(|| "unknown".to_owned());
+        let level =
+            match lookup("AWS_LAMBDA_LOG_LEVEL").map(|level| level.trim().to_ascii_uppercase()) {
+                Some(level) if level == "WARN" => "WARN",
+                Some(level) if level == "ERROR" => "ERROR",
+                Some(level) if level == "FATAL" => "FATAL",
+                _ => "INFO",
+            };
         MetricsSettings {
             enabled,
             namespace,
             function,
+            level,
         }
     }
 }
@@ -207,8 +219,10 @@ pub(crate) fn secret_read_failed() {
 type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 struct Emitter {
-    /// Everything before the timestamp, built once: the namespace and the declarations.
+    /// What comes before the line's `timestamp`, built once: `{"level":"INFO","timestamp":"`.
     head: String,
+    /// What follows `_aws.Timestamp`, built once: the namespace and the declarations.
+    declarations: String,
     /// The `Function` dimension's value, as a JSON string.
     function: String,
     /// The counter totals already published.
@@ -249,18 +263,19 @@ impl Emitter {
             .iter()
             .map(|counter| format!(r#",{{"Name":"{}","Unit":"Count"}}"#, counter.metric))
             .collect();
-        let head = format!(
+        let declarations = format!(
             concat!(
-                r#"{{"_aws":{{"CloudWatchMetrics":["#,
+                r#","CloudWatchMetrics":["#,
                 r#"{{"Namespace":{ns},"Dimensions":[["Function","Outcome"],["Function"]],"Metrics":[{{"Name":"Requests","Unit":"Count"}}]}},"#,
                 r#"{{"Namespace":{ns},"Dimensions":[["Function"]],"Metrics":[{{"Name":"Latency","Unit":"Milliseconds"}}{counters}]}}"#,
-                r#"],"Timestamp":"#
+                r#"]}}"#
             ),
             ns = namespace,
             counters = counters,
         );
         Some(Emitter {
-            head,
+            head: format!(r#"{{"level":"{}","timestamp":""#, settings.level),
+            declarations,
             function: json_string(&settings.function),
             published: Mutex::new([0; COUNTERS.len()]),
             sink,
@@ -269,14 +284,18 @@ impl Emitter {
 
     fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
         use std::fmt::Write as _;
-        let now_ms = std::time::SystemTime::now()
+        let now = std::time::SystemTime::now();
+        let now_ms = now
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
-        let mut line = String::with_capacity(self.head.len() + 256);
+        let mut line = String::with_capacity(self.head.len() + self.declarations.len() + 256);
         line.push_str(&self.head);
+        let _ = crate::logging::write_rfc3339_millis(&mut line, now.into());
+        let _ = write!(line, r#"","_aws":{{"Timestamp":{now_ms}"#);
+        line.push_str(&self.declarations);
         let _ = write!(
             line,
-            r#"{now_ms}}},"Function":{},"Outcome":"{}","Requests":1,"Latency":{latency_ms:.3}"#,
+            r#","Function":{},"Outcome":"{}","Requests":1,"Latency":{latency_ms:.3}"#,
             self.function,
             outcome.name()
         );
@@ -364,15 +383,23 @@ mod tests {
 
     #[test]
     fn one_line_declares_every_metric_under_the_configured_namespace() {
-        let emitter = emitter(&[
+        let token = emitter(&[
             ("AWS_LAMBDA_FUNCTION_NAME", "m2m-token"),
             ("METRICS_NAMESPACE", "Team/M2M"),
         ])
         .expect("enabled by default");
-        let line = emitter.line(Outcome::InvalidTokenExpired, 1.25);
+        let line = token.line(Outcome::InvalidTokenExpired, 1.25);
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let document = valid_emf(&line);
         assert_eq!(document["Function"], "m2m-token");
+        // Lambda keeps the line at any application log level, and reads its timestamp.
+        assert_eq!(document["level"], "INFO");
+        assert_eq!(document["timestamp"].as_str().map(str::len), Some(24));
+        let quiet = emitter(&[("AWS_LAMBDA_LOG_LEVEL", "warn")]).unwrap();
+        assert_eq!(
+            valid_emf(&quiet.line(Outcome::Granted, 0.5))["level"],
+            "WARN"
+        );
         assert_eq!(document["Outcome"], "invalid_token_expired");
         assert_eq!(document["Requests"], 1);
         assert_eq!(document["Latency"], 1.25);
