@@ -181,10 +181,13 @@ pub(crate) fn body_bytes(request: &Request) -> &[u8] {
     }
 }
 
-/// The path API Gateway routed, for logs.
-pub(crate) fn route(request: &Request) -> String {
+/// The path API Gateway routed, for logs: its first 128 characters.
+pub(crate) fn route(request: &Request) -> &str {
     let path = request.uri().path();
-    path.chars().take(128).collect()
+    match path.char_indices().nth(128) {
+        Some((end, _)) => &path[..end],
+        None => path,
+    }
 }
 
 /// Longest a request may take end to end; the provider and key fetches have shorter limits of their own,

@@ -1,6 +1,6 @@
 //! The functions' log lines: what is logged, in which format, at which level (docs/contract.md section 2).
 
-use crate::metrics::Outcome;
+use crate::Outcome;
 use lambda_http::{Request, RequestExt};
 use std::time::Instant;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -142,7 +142,10 @@ where
         .json()
         .flatten_event(true)
         .with_timer(Rfc3339Millis)
+        // The span stack (on Lambda the runtime's invoke span) would be re-read for every line; the request
+        // line names its request id and trace id itself.
         .with_current_span(false)
+        .with_span_list(false)
         .with_writer(writer)
 }
 
@@ -213,7 +216,6 @@ pub fn log_request(
     };
     let method = request.method().as_str();
     let route = crate::http::route(request);
-    let route = route.as_str();
     let outcome = outcome.name();
     let error = error.map(crate::ApiError::kind);
     // A level must be a constant at each call site: one macro, two sites.

@@ -7,140 +7,10 @@
 //! since the previous line, so a fetch made during a request is counted on that request's line.
 //! Dimension values are the function's name and an [`Outcome`], a fixed set: nothing from a request or token.
 
-use crate::ApiError;
-use m2m_auth::VerifyError;
+use crate::Outcome;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-
-/// How a request ended, as the `Outcome` dimension of `Requests`. Token refusals are grouped by reason
-/// class, not by every verification error, so the set (and the metric's cardinality) stays small.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A protected endpoint answered 200.
-    Granted,
-    /// The token function handed out a token.
-    Issued,
-    /// The page function served a file.
-    Served,
-    /// A CORS preflight was answered.
-    Preflight,
-    MissingAuthorization,
-    InvalidTokenExpired,
-    InvalidTokenSignature,
-    InvalidTokenClaims,
-    InvalidTokenMalformed,
-    InsufficientGrant,
-    KeysUnavailable,
-    BadRequest,
-    AuthenticationFailed,
-    ProviderError,
-    ProviderTimeout,
-    SecretUnavailable,
-    InternalError,
-    MethodNotAllowed,
-    NotFound,
-}
-
-impl Outcome {
-    /// Every outcome, for tests and for whoever builds alarms or dashboards from the names.
-    pub const ALL: [Outcome; 19] = [
-        Outcome::Granted,
-        Outcome::Issued,
-        Outcome::Served,
-        Outcome::Preflight,
-        Outcome::MissingAuthorization,
-        Outcome::InvalidTokenExpired,
-        Outcome::InvalidTokenSignature,
-        Outcome::InvalidTokenClaims,
-        Outcome::InvalidTokenMalformed,
-        Outcome::InsufficientGrant,
-        Outcome::KeysUnavailable,
-        Outcome::BadRequest,
-        Outcome::AuthenticationFailed,
-        Outcome::ProviderError,
-        Outcome::ProviderTimeout,
-        Outcome::SecretUnavailable,
-        Outcome::InternalError,
-        Outcome::MethodNotAllowed,
-        Outcome::NotFound,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Granted => "granted",
-            Outcome::Issued => "issued",
-            Outcome::Served => "served",
-            Outcome::Preflight => "preflight",
-            Outcome::MissingAuthorization => "missing_authorization",
-            Outcome::InvalidTokenExpired => "invalid_token_expired",
-            Outcome::InvalidTokenSignature => "invalid_token_signature",
-            Outcome::InvalidTokenClaims => "invalid_token_claims",
-            Outcome::InvalidTokenMalformed => "invalid_token_malformed",
-            Outcome::InsufficientGrant => "insufficient_grant",
-            Outcome::KeysUnavailable => "keys_unavailable",
-            Outcome::BadRequest => "bad_request",
-            Outcome::AuthenticationFailed => "authentication_failed",
-            Outcome::ProviderError => "provider_error",
-            Outcome::ProviderTimeout => "provider_timeout",
-            Outcome::SecretUnavailable => "secret_unavailable",
-            Outcome::InternalError => "internal_error",
-            Outcome::MethodNotAllowed => "method_not_allowed",
-            Outcome::NotFound => "not_found",
-        }
-    }
-
-    /// The outcome of an answered request: its error's class, else `success` (or a preflight's 204).
-    pub(crate) fn answered(success: Outcome, status: u16, error: Option<&ApiError>) -> Outcome {
-        match error {
-            Some(error) => Outcome::of(error),
-            None if status == 204 => Outcome::Preflight,
-            None => success,
-        }
-    }
-
-    fn of(error: &ApiError) -> Outcome {
-        match error {
-            ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => Outcome::BadRequest,
-            ApiError::AuthenticationFailed(_) => Outcome::AuthenticationFailed,
-            ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => {
-                Outcome::InsufficientGrant
-            }
-            ApiError::MissingAuthorization => Outcome::MissingAuthorization,
-            ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
-            ApiError::SecretUnavailable(_) => Outcome::SecretUnavailable,
-            ApiError::Misconfigured(_) => Outcome::InternalError,
-            ApiError::Provider(_) => Outcome::ProviderError,
-            ApiError::ProviderTimeout => Outcome::ProviderTimeout,
-            ApiError::MethodNotAllowed => Outcome::MethodNotAllowed,
-            ApiError::NotFound => Outcome::NotFound,
-        }
-    }
-
-    // No wildcard arm: a new verification error has to be given a class here.
-    fn of_refused_token(error: &VerifyError) -> Outcome {
-        match error {
-            VerifyError::KeysUnavailable { .. } => Outcome::KeysUnavailable,
-            VerifyError::Expired => Outcome::InvalidTokenExpired,
-            VerifyError::BadSignature
-            | VerifyError::UnknownKey
-            | VerifyError::KeyAlgorithmMismatch
-            | VerifyError::AlgorithmNotAccepted => Outcome::InvalidTokenSignature,
-            VerifyError::TooLarge
-            | VerifyError::Malformed(_)
-            | VerifyError::MissingKid
-            | VerifyError::UnsupportedHeader(_)
-            | VerifyError::UnexpectedType => Outcome::InvalidTokenMalformed,
-            VerifyError::MissingClaim(_)
-            | VerifyError::InvalidClaimType(_)
-            | VerifyError::NotYetValid
-            | VerifyError::IssuedInFuture
-            | VerifyError::IssuerNotAccepted
-            | VerifyError::AudienceNotAccepted
-            | VerifyError::NotASessionToken => Outcome::InvalidTokenClaims,
-        }
-    }
-}
 
 /// What the metrics are published as (`METRICS_ENABLED`, `METRICS_NAMESPACE`, `AWS_LAMBDA_FUNCTION_NAME`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,22 +152,27 @@ impl Emitter {
         })
     }
 
-    fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
+    /// Writes the line of one request into `line` (emptied first).
+    fn write_line(&self, line: &mut String, outcome: Outcome, latency_ms: f64) {
         use std::fmt::Write as _;
         let now = std::time::SystemTime::now();
         let now_ms = now
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
-        let mut line = String::with_capacity(self.head.len() + self.declarations.len() + 256);
+        line.clear();
         line.push_str(&self.head);
-        let _ = crate::logging::write_rfc3339_millis(&mut line, now.into());
+        let _ = crate::logging::write_rfc3339_millis(line, now.into());
         let _ = write!(line, r#"","_aws":{{"Timestamp":{now_ms}"#);
         line.push_str(&self.declarations);
+        // Microseconds written as milliseconds with three decimals: integer formatting, cheaper than a float's.
+        let micros = (latency_ms * 1000.0).max(0.0) as u64;
         let _ = write!(
             line,
-            r#","Function":{},"Outcome":"{}","Requests":1,"Latency":{latency_ms:.3}"#,
+            r#","Function":{},"Outcome":"{}","Requests":1,"Latency":{}.{:03}"#,
             self.function,
-            outcome.name()
+            outcome.name(),
+            micros / 1000,
+            micros % 1000
         );
         let mut published = self
             .published
@@ -315,14 +190,27 @@ impl Emitter {
         }
         drop(published);
         line.push_str("}\n");
+    }
+
+    #[cfg(test)]
+    fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
+        let mut line = String::new();
+        self.write_line(&mut line, outcome, latency_ms);
         line
     }
 }
 
 /// Publishes one request: its outcome, its latency and what the counters gained meanwhile.
 pub(crate) fn record_request(outcome: Outcome, latency_ms: f64) {
+    thread_local! {
+        // One buffer per thread, reused: no allocation per request.
+        static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
     if let Some(Some(emitter)) = EMITTER.get() {
-        (emitter.sink)(emitter.line(outcome, latency_ms).as_bytes());
+        LINE.with_borrow_mut(|line| {
+            emitter.write_line(line, outcome, latency_ms);
+            (emitter.sink)(line.as_bytes());
+        });
     }
 }
 
@@ -464,36 +352,5 @@ mod tests {
         assert!(first["SecretReadFailures"].as_u64().unwrap() >= 1);
         let second = valid_emf(&emitter.line(Outcome::SecretUnavailable, 0.1));
         assert_eq!(second["JwksFetches"], 0);
-    }
-
-    #[test]
-    fn outcome_names_are_distinct_snake_case() {
-        let names: HashSet<_> = Outcome::ALL.iter().map(|outcome| outcome.name()).collect();
-        assert_eq!(names.len(), Outcome::ALL.len());
-        assert!(
-            names
-                .iter()
-                .all(|name| name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        );
-        let refused = ApiError::InvalidToken(VerifyError::BadSignature);
-        assert_eq!(
-            Outcome::answered(Outcome::Granted, 401, Some(&refused)),
-            Outcome::InvalidTokenSignature
-        );
-        assert_eq!(
-            Outcome::answered(Outcome::Granted, 200, None),
-            Outcome::Granted
-        );
-        assert_eq!(
-            Outcome::answered(Outcome::Issued, 204, None),
-            Outcome::Preflight
-        );
-        let unavailable = ApiError::InvalidToken(VerifyError::KeysUnavailable {
-            retry_after: std::time::Duration::from_secs(1),
-        });
-        assert_eq!(
-            Outcome::answered(Outcome::Granted, 503, Some(&unavailable)),
-            Outcome::KeysUnavailable
-        );
     }
 }
