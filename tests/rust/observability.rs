@@ -107,7 +107,7 @@ fn emf(line: &str) -> Value {
 async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
     let (logs, metrics) = capture();
     let issuer = start_issuer().await;
-    let token_api = token_api(&issuer, &[]);
+    let tokens_api = token_api(&issuer, &[]);
     let protected = protected_api(&issuer, PROTECTED, &[]);
     let user = protected_api(&issuer, USER, &[]);
     let admin = protected_api(&issuer, ADMIN, &[]);
@@ -128,7 +128,7 @@ async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
     for key in ["dev-admin-key", "dev-reader-key", "dev-nogrants-key"] {
         let number = count(Outcome::Issued);
         let body = json!({"accessKey": key}).to_string();
-        let reply = call(&token_api, invoked(post_json("/m2m/token", &body), number)).await;
+        let reply = call(&tokens_api, invoked(post_json("/m2m/token", &body), number)).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         tokens.insert(key, reply.body["jwt"].as_str().unwrap().to_owned());
     }
@@ -142,9 +142,23 @@ async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
     ];
     for (body, outcome, status) in refusals {
         let number = count(outcome);
-        let reply = call(&token_api, invoked(post_json("/m2m/token", body), number)).await;
+        let reply = call(&tokens_api, invoked(post_json("/m2m/token", body), number)).await;
         assert_eq!(reply.status, status, "{}", reply.body);
     }
+    // The stack's own key lives in a secret that cannot be read (nothing listens at the endpoint).
+    let no_secret = token_api(
+        &issuer,
+        &[
+            ("DESCOPE_SECRET_ID", "m2m/unreachable"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    );
+    let number = count(Outcome::SecretUnavailable);
+    let reply = call(&no_secret, invoked(post_json("/m2m/token", "{}"), number)).await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
     // The caller chooses the path, the token's subject and tenant: none of it may become a dimension.
     let marked = signed(
         &issuer,
@@ -252,7 +266,7 @@ async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
     assert_eq!(total("JwksFetches"), fetches.fetches);
     assert_eq!(total("JwksFetchFailures"), fetches.failures);
     assert!(fetches.fetches >= 4 && fetches.failures >= 1, "{fetches:?}");
-    assert_eq!(total("SecretReadFailures"), 0);
+    assert_eq!(total("SecretReadFailures"), 1);
 
     // Logs: every line JSON with a timestamp and a level; one request line per request, with its ids.
     let logs = logs.text();
