@@ -119,7 +119,7 @@ function applyConfig(config) {
   }
   if (hint && !demo.some((d) => d.key === hint)) demo.unshift({ key: hint, label: 'suggested' });
   if (hint) $('access-key').placeholder = `e.g. ${hint}`;
-  else $('access-key').placeholder = "server's default key";
+  else $('access-key').placeholder = 'your access key';
 
   if (demo.length) {
     const list = $('demo-keys').querySelector('ul');
@@ -677,9 +677,11 @@ function init() {
   initTheme();
 
   $('toggle-key').addEventListener('click', () => {
+    // A text field masked by CSS rather than type=password: browsers offer to save any submitted password
+    // field, and an access key must never land in a password manager.
     const input = $('access-key');
-    const show = input.type === 'password';
-    input.type = show ? 'text' : 'password';
+    const show = input.classList.contains('masked');
+    input.classList.toggle('masked', !show);
     $('toggle-key').textContent = show ? 'Hide' : 'Show';
     $('toggle-key').setAttribute('aria-label', show ? 'Hide access key' : 'Show access key');
   });

@@ -188,13 +188,18 @@ test('page loads under its CSP, fields labelled, project id and demo keys from c
   const header = res.headers()['content-security-policy'];
   if (header) assert.match(header, /script-src 'self'/);
 
-  // The access key is masked, with a show/hide toggle.
+  // The access key is masked, with a show/hide toggle, and is no password field: a browser offers to save a
+  // submitted password field in its password manager, and autocomplete is off.
   const key = page.getByLabel('Access key', { exact: true });
-  assert.equal(await key.getAttribute('type'), 'password');
-  await page.getByRole('button', { name: 'Show access key' }).click();
+  const masking = () => key.evaluate((el) => getComputedStyle(el).getPropertyValue('-webkit-text-security'));
   assert.equal(await key.getAttribute('type'), 'text');
+  assert.equal(await key.getAttribute('autocomplete'), 'off');
+  assert.equal(await page.locator('input[type="password"]').count(), 0);
+  assert.equal(await masking(), 'disc');
+  await page.getByRole('button', { name: 'Show access key' }).click();
+  assert.equal(await masking(), 'none');
   await page.getByRole('button', { name: 'Hide access key' }).click();
-  assert.equal(await key.getAttribute('type'), 'password');
+  assert.equal(await masking(), 'disc');
 
   // Demo keys, when config.json lists them, are clickable suggestions.
   const demo = Array.isArray(config.demoAccessKeys) ? config.demoAccessKeys.filter((d) => d && typeof d.key === 'string') : [];

@@ -157,8 +157,13 @@ async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
         ],
     );
     let number = count(Outcome::SecretUnavailable);
-    let reply = call(&no_secret, invoked(post_json("/m2m/token", "{}"), number)).await;
+    let iam_request = from_iam_caller(post_json("/m2m/token/iam", "{}"));
+    let reply = call(&no_secret, invoked(iam_request, number)).await;
     assert_eq!(reply.status, 500, "{}", reply.body);
+    // A public caller without a key is refused before any secret is read.
+    let number = count(Outcome::AccessKeyRequired);
+    let reply = call(&no_secret, invoked(post_json("/m2m/token", "{}"), number)).await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
     // The caller chooses the path, the token's subject and tenant: none of it may become a dimension.
     let marked = signed(
         &issuer,

@@ -175,7 +175,11 @@ fn benches(c: &mut Criterion) {
     let user = ProtectedApi::new(USER, &auth, m2m_api::Cors::default()).unwrap();
     let token_api = TokenApi::new(TokenSettings {
         auth: auth.clone(),
-        credentials: CredentialSettings::from_lookup(false, lookup).unwrap(),
+        credentials: CredentialSettings::from_lookup(
+            m2m_api::CredentialKind::DescopeAccessKey,
+            lookup,
+        )
+        .unwrap(),
         cors: m2m_api::Cors::default(),
     })
     .unwrap();

@@ -190,9 +190,8 @@ pub(crate) fn route(request: &Request) -> &str {
     }
 }
 
-/// Longest a request may take end to end; the provider and key fetches have shorter limits of their own,
-/// this bounds everything else (and their sum) below the function's timeout.
-pub(crate) const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+/// Longest a request may take end to end (m2m_auth::budget).
+pub(crate) const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
 
 /// Runs an endpoint's work for `request` and turns its outcome into the response, with the method gate,
 /// the deadline, CORS, and the one log line and metrics record per request (`success` names a 200).
@@ -215,8 +214,8 @@ pub(crate) async fn answer(
             }
         },
     };
-    if let Some(ApiError::Misconfigured(detail) | ApiError::SecretUnavailable(detail)) = &error {
-        tracing::error!(detail = detail.as_str(), "server misconfigured");
+    if let Some(ApiError::Secret(failure)) = &error {
+        tracing::error!(detail = %failure, "server misconfigured");
     }
     let status = response.status().as_u16();
     let outcome = crate::Outcome::answered(success, status, error.as_ref());

@@ -1,7 +1,6 @@
 //! The HTTP side of the M2M functions: each Lambda binary builds one of these APIs once at start-up and
 //! hands it to `lambda_http::run` through [`service`]. Tests call [`Endpoint::handle`] in-process.
 
-mod aws_http;
 mod credentials;
 mod error;
 mod exchange;
@@ -14,7 +13,10 @@ mod protected;
 mod request;
 mod token;
 
-pub use credentials::{AwsClientSettings, AwsKeys, CredentialSettings, Credentials, SecretSource};
+pub use credentials::{
+    AwsClientSettings, AwsKeys, Caller, CredentialKind, CredentialSettings, Credentials,
+    SecretError, SecretFailure, SecretSource, StackKeyCallers,
+};
 pub use error::ApiError;
 pub use exchange::Exchanger;
 pub use http::Cors;

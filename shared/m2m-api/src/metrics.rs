@@ -200,8 +200,10 @@ impl Emitter {
     }
 }
 
-/// Publishes one request: its outcome, its latency and what the counters gained meanwhile.
-pub(crate) fn record_request(outcome: Outcome, latency_ms: f64) {
+/// Publishes one request: its outcome, its latency and what the counters gained meanwhile. The HTTP
+/// handlers call it through [`crate::logging::log_request`]; a handler outside that path (an authorizer)
+/// calls it itself, once per invocation.
+pub fn record_request(outcome: Outcome, latency_ms: f64) {
     thread_local! {
         // One buffer per thread, reused: no allocation per request.
         static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };

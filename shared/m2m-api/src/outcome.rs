@@ -17,6 +17,8 @@ pub enum Outcome {
     /// A CORS preflight was answered.
     Preflight,
     MissingAuthorization,
+    /// A public caller asked for a token without bringing an access key.
+    AccessKeyRequired,
     InvalidTokenExpired,
     InvalidTokenSignature,
     InvalidTokenClaims,
@@ -28,7 +30,6 @@ pub enum Outcome {
     ProviderError,
     ProviderTimeout,
     SecretUnavailable,
-    InternalError,
     MethodNotAllowed,
     NotFound,
 }
@@ -41,6 +42,7 @@ impl Outcome {
         Outcome::Served,
         Outcome::Preflight,
         Outcome::MissingAuthorization,
+        Outcome::AccessKeyRequired,
         Outcome::InvalidTokenExpired,
         Outcome::InvalidTokenSignature,
         Outcome::InvalidTokenClaims,
@@ -52,7 +54,6 @@ impl Outcome {
         Outcome::ProviderError,
         Outcome::ProviderTimeout,
         Outcome::SecretUnavailable,
-        Outcome::InternalError,
         Outcome::MethodNotAllowed,
         Outcome::NotFound,
     ];
@@ -64,6 +65,7 @@ impl Outcome {
             Outcome::Served => "served",
             Outcome::Preflight => "preflight",
             Outcome::MissingAuthorization => "missing_authorization",
+            Outcome::AccessKeyRequired => "access_key_required",
             Outcome::InvalidTokenExpired => "invalid_token_expired",
             Outcome::InvalidTokenSignature => "invalid_token_signature",
             Outcome::InvalidTokenClaims => "invalid_token_claims",
@@ -75,7 +77,6 @@ impl Outcome {
             Outcome::ProviderError => "provider_error",
             Outcome::ProviderTimeout => "provider_timeout",
             Outcome::SecretUnavailable => "secret_unavailable",
-            Outcome::InternalError => "internal_error",
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::NotFound => "not_found",
         }
@@ -98,9 +99,9 @@ impl Outcome {
                 Outcome::InsufficientGrant
             }
             ApiError::MissingAuthorization => Outcome::MissingAuthorization,
+            ApiError::AccessKeyRequired => Outcome::AccessKeyRequired,
             ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
-            ApiError::SecretUnavailable(_) => Outcome::SecretUnavailable,
-            ApiError::Misconfigured(_) => Outcome::InternalError,
+            ApiError::Secret(_) => Outcome::SecretUnavailable,
             ApiError::Provider(_) => Outcome::ProviderError,
             ApiError::ProviderTimeout => Outcome::ProviderTimeout,
             ApiError::MethodNotAllowed => Outcome::MethodNotAllowed,
@@ -108,8 +109,9 @@ impl Outcome {
         }
     }
 
-    // No wildcard arm: a new verification error has to be given a class here.
-    fn of_refused_token(error: &VerifyError) -> Outcome {
+    /// The reason class of a refused token; public for handlers that answer outside the HTTP path (an
+    /// authorizer). No wildcard arm: a new verification error has to be given a class here.
+    pub fn of_refused_token(error: &VerifyError) -> Outcome {
         match error {
             VerifyError::KeysUnavailable { .. } => Outcome::KeysUnavailable,
             VerifyError::Expired => Outcome::InvalidTokenExpired,

@@ -3,7 +3,6 @@ use crate::{ApiError, Endpoint, answer};
 use lambda_http::{Body, Request, Response};
 use m2m_auth::{AuthConfig, ConfigError, Require, Verifier, fetch::build_client};
 use serde_json::json;
-use std::time::Duration;
 
 /// What one protected endpoint requires and answers.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +41,7 @@ impl ProtectedApi {
         config: &AuthConfig,
         cors: Cors,
     ) -> Result<Self, ConfigError> {
-        let verifier = Verifier::from_config(config, build_client(Duration::from_secs(5)))?;
+        let verifier = Verifier::from_config(config, build_client(m2m_auth::budget::KEY_FETCH))?;
         Ok(ProtectedApi {
             protection,
             verifier,

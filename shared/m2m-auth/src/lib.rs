@@ -4,6 +4,7 @@
 //! warm invocations), validates its claims exactly as docs/contract.md section 3 says, and computes its effective
 //! [`Grants`] (section 4). [`Require`] states what an endpoint needs.
 
+pub mod budget;
 mod config;
 mod error;
 pub mod fetch;
@@ -14,7 +15,10 @@ mod keys;
 mod strict_json;
 mod verify;
 
-pub use config::{AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, parse_algorithm};
+pub use config::{
+    AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, is_identifier, parse_algorithm,
+    parse_seconds, trimmed,
+};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
 pub use jwks::{

@@ -7,7 +7,7 @@ use crate::{JsonObject, VerifyError};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A token that passed every check, with its effective grants.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ impl ClaimsPolicy {
         &self,
         header: &'h JsonObject,
     ) -> Result<(Algorithm, &'h str), VerifyError> {
-        for name in ["crit", "b64", "cty"] {
+        for name in ["crit", "b64", "cty", "zip"] {
             if header.contains_key(name) {
                 return Err(VerifyError::UnsupportedHeader(name));
             }
@@ -184,7 +184,7 @@ impl Verifier {
                 let discovery = Arc::new(Discovery::new(
                     client.clone(),
                     issuer,
-                    Duration::from_secs(3),
+                    crate::budget::KEY_FETCH,
                 ));
                 Ok(Self::for_oidc(config, client, discovery))
             }
@@ -271,6 +271,7 @@ impl Verifier {
 fn cache_options(config: &AuthConfig) -> JwksCacheOptions {
     JwksCacheOptions {
         ttl: config.jwks_cache_ttl,
+        max_stale: config.jwks_max_stale,
         ..JwksCacheOptions::default()
     }
 }
