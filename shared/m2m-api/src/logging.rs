@@ -124,10 +124,28 @@ pub fn init_tracing() {
     crate::install_metrics(&crate::MetricsSettings::from_lookup(env), std::io::stdout);
     let settings = LogSettings::from_lookup(env);
     let registry = tracing_subscriber::registry().with(settings.filter);
-    let _ = match settings.format {
+    let installed = match settings.format {
         LogFormat::Json => registry.with(lambda_json_layer(std::io::stdout)).try_init(),
         LogFormat::Text => registry.with(text_layer(std::io::stderr)).try_init(),
     };
+    if installed.is_ok() && settings.format == LogFormat::Json {
+        std::panic::set_hook(Box::new(log_panic));
+    }
+}
+
+/// A panic as a JSON line at ERROR. The default hook's plain-text lines would be taken for INFO by Lambda's
+/// log filter (and dropped at WARN) and break the one-JSON-object-per-line format.
+fn log_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let location = info
+        .location()
+        .map(|location| format!("{}:{}", location.file(), location.line()));
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, location, "panicked");
 }
 
 /// The JSON log lines of the functions, written to `writer`: one flat object per event with `timestamp`
