@@ -154,6 +154,7 @@ enum Via {
     Token,
 }
 
+#[derive(Clone)]
 enum Input {
     Bearer(String),
     /// Raw `Authorization` header values (each one a header).
@@ -1083,9 +1084,14 @@ fn token_request(body: Vec<u8>) -> Request {
         .unwrap()
 }
 
-/// Status, error text and `WWW-Authenticate` of one case.
-async fn outcome(ctx: &Ctx, apis: &Apis, case: &Case) -> (u16, String, Option<String>) {
-    let input = (case.input)(ctx);
+/// Status, error text and `WWW-Authenticate` of one case, for its `input` (built once by the table runner,
+/// so that a second pass presents the very same bytes).
+async fn outcome(
+    ctx: &Ctx,
+    apis: &Apis,
+    case: &Case,
+    input: Input,
+) -> (u16, String, Option<String>) {
     let protection = match case.via {
         Via::User => USER,
         Via::Admin => ADMIN,
@@ -1190,6 +1196,16 @@ async fn context() -> Ctx {
     }
 }
 
+/// What the verified-token caches of all the protected functions hold and have answered.
+fn cache_totals(apis: &Apis) -> (u64, usize) {
+    apis.protected
+        .values()
+        .fold((0, 0), |(hits, entries), api| {
+            let stats = api.verifier().cache_stats();
+            (hits + stats.hits, entries + stats.entries)
+        })
+}
+
 #[tokio::test]
 async fn the_attack_table() {
     let ctx = context().await;
@@ -1200,12 +1216,48 @@ async fn the_attack_table() {
         assert!(ids.insert(case.id), "duplicate case id {}", case.id);
         assert!(!case.anchor.is_empty(), "{} has no anchor", case.id);
     }
+    let inputs: Vec<Input> = cases.iter().map(|case| (case.input)(&ctx)).collect();
     let mut failures = Vec::new();
     let mut by_class: BTreeMap<&str, usize> = BTreeMap::new();
-    for case in &cases {
-        *by_class.entry(case.class).or_default() += 1;
-        if let Some(problem) = mismatch(case, &outcome(&ctx, &apis, case).await) {
-            failures.push(problem);
+    let mut cold = Vec::new();
+    // The table twice over the same inputs: cold (every token checked in full), then warm (every token that
+    // passed before is now in a verified-token cache). Both passes must give the very same answers.
+    for warm in [false, true] {
+        for (index, (case, input)) in cases.iter().zip(&inputs).enumerate() {
+            if !warm {
+                *by_class.entry(case.class).or_default() += 1;
+            }
+            let (hits_before, entries_before) = cache_totals(&apis);
+            let result = outcome(&ctx, &apis, case, input.clone()).await;
+            let (hits, entries) = cache_totals(&apis);
+            if let Some(problem) = mismatch(case, &result) {
+                failures.push(format!(
+                    "{} pass: {problem}",
+                    if warm { "warm" } else { "cold" }
+                ));
+            }
+            let verified = result.0 == 200 || result.0 == 403;
+            if !verified && (hits != hits_before || entries != entries_before) {
+                failures.push(format!(
+                    "{}: refused, yet answered from or added to a cache",
+                    case.id
+                ));
+            }
+            let verifies = !matches!(case.via, Via::Token) && matches!(input, Input::Bearer(_));
+            if warm && verified && verifies && (hits == hits_before || entries != entries_before) {
+                failures.push(format!(
+                    "{}: passed before, yet not answered from the cache",
+                    case.id
+                ));
+            }
+            if warm && result != cold[index] {
+                failures.push(format!(
+                    "{}: cold {:?}, warm {result:?}",
+                    case.id, cold[index]
+                ));
+            } else if !warm {
+                cold.push(result);
+            }
         }
     }
     println!("attack table: {} cases", cases.len());

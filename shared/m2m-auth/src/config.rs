@@ -62,6 +62,8 @@ pub struct AuthConfig {
     /// `JWKS_MAX_STALE_SECONDS`: while every refresh fails, how long after the last successful fetch the
     /// cached keys are still trusted. Past it a key that may have been revoked is no longer accepted.
     pub jwks_max_stale: Duration,
+    /// How many verified tokens a verifier remembers (`VERIFIED_TOKEN_CACHE_ENTRIES`; 0 turns it off).
+    pub verified_token_cache_entries: usize,
 }
 
 /// A configuration variable holds a value the functions cannot work with.
@@ -99,6 +101,7 @@ impl AuthConfig {
             leeway: Duration::from_secs(5),
             jwks_cache_ttl: Duration::from_secs(600),
             jwks_max_stale: Duration::from_secs(DEFAULT_JWKS_MAX_STALE_SECONDS),
+            verified_token_cache_entries: crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
         }
     }
 
@@ -177,6 +180,12 @@ impl AuthConfig {
                 "must be at least JWKS_CACHE_SECONDS (keys are trusted that long after any fetch)",
             ));
         }
+        let verified_token_cache_entries = parse_count(
+            get("VERIFIED_TOKEN_CACHE_ENTRIES"),
+            "VERIFIED_TOKEN_CACHE_ENTRIES",
+            crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+            0..=MAX_VERIFIED_TOKEN_CACHE_ENTRIES,
+        )?;
         Ok(AuthConfig {
             provider,
             audience,
@@ -185,6 +194,7 @@ impl AuthConfig {
             leeway,
             jwks_cache_ttl,
             jwks_max_stale,
+            verified_token_cache_entries,
         })
     }
 
@@ -214,6 +224,31 @@ fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
         return Err(ConfigError::new("JWT_ALGORITHMS", "names no algorithm"));
     }
     Ok(algorithms)
+}
+
+/// The most entries `VERIFIED_TOKEN_CACHE_ENTRIES` may ask for (the byte bound caps what they hold anyway).
+const MAX_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1_000_000;
+
+fn parse_count(
+    value: Option<String>,
+    variable: &'static str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<usize>() {
+        Ok(count) if range.contains(&count) => Ok(count),
+        _ => Err(ConfigError::new(
+            variable,
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
 }
 
 /// The configuration lookup rule, written once for every function: a value is trimmed, and an empty value
@@ -317,6 +352,9 @@ mod tests {
         assert_eq!(cfg.leeway, Duration::from_secs(5));
         assert_eq!(cfg.jwks_cache_ttl, Duration::from_secs(600));
         assert_eq!(cfg.jwks_max_stale, Duration::from_secs(86_400));
+        assert_eq!(cfg.verified_token_cache_entries, 1024);
+        let off = config(&[("VERIFIED_TOKEN_CACHE_ENTRIES", "0")]).unwrap();
+        assert_eq!(off.verified_token_cache_entries, 0);
         assert_eq!(
             cfg.provider,
             Provider::Descope {
@@ -341,6 +379,18 @@ mod tests {
                     ("JWKS_MAX_STALE_SECONDS", "600"),
                 ],
                 "JWKS_MAX_STALE_SECONDS",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "-1")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "lots")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "1000001")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
             ),
             (
                 &[("DESCOPE_BASE_URL", "http://api.descope.com")],

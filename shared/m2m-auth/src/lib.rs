@@ -2,7 +2,8 @@
 //!
 //! A [`Verifier`] checks a compact JWS against the provider's signing keys (held by a [`JwksCache`] across
 //! warm invocations), validates its claims exactly as docs/contract.md section 3 says, and computes its effective
-//! [`Grants`] (section 4). [`Require`] states what an endpoint needs.
+//! [`Grants`] (section 4). A token presented again is answered from a bounded cache of verified tokens, its
+//! time claims and signing key checked anew. [`Require`] states what an endpoint needs.
 
 pub mod budget;
 mod config;
@@ -13,6 +14,7 @@ mod jwks;
 mod jws;
 mod keys;
 mod strict_json;
+mod token_cache;
 mod verify;
 
 pub use config::{
@@ -27,6 +29,9 @@ pub use jwks::{
 };
 pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};
+pub use token_cache::{
+    DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
+};
 pub use verify::{ClaimsPolicy, VerifiedToken, Verifier};
 
 /// JSON object type used for decoded headers and claims.
