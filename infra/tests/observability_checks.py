@@ -24,7 +24,8 @@ OUTCOMES = {
     "secret_unavailable", "method_not_allowed", "not_found",
 }
 METRICS = {"Requests": "Count", "Latency": "Milliseconds", "JwksFetches": "Count", "JwksFetchFailures": "Count",
-           "SecretReadFailures": "Count"}
+           "SecretReadFailures": "Count", "VerifiedTokenCacheHits": "Count", "VerifiedTokenCacheMisses": "Count",
+           "VerifiedTokenCacheEvictions": "Count"}
 #: The AWS credentials the harness gives every function: no line at any level may hold them.
 AWS_CREDENTIALS = ["deployed-shape-not-a-secret", "deployed-shape-session"]
 

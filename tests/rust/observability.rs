@@ -98,6 +98,9 @@ fn emf(line: &str) -> Value {
         "Latency",
         "Requests",
         "SecretReadFailures",
+        "VerifiedTokenCacheEvictions",
+        "VerifiedTokenCacheHits",
+        "VerifiedTokenCacheMisses",
     ];
     assert_eq!(metrics, expected.map(str::to_owned).into(), "{line}");
     document
@@ -272,6 +275,11 @@ async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
     assert_eq!(total("JwksFetchFailures"), fetches.failures);
     assert!(fetches.fetches >= 4 && fetches.failures >= 1, "{fetches:?}");
     assert_eq!(total("SecretReadFailures"), 1);
+    // The protected functions' verified-token caches: each first sight of a token is a miss, a repeat a hit.
+    let cache = m2m_auth::token_cache_totals();
+    assert_eq!(total("VerifiedTokenCacheHits"), cache.hits);
+    assert_eq!(total("VerifiedTokenCacheMisses"), cache.misses);
+    assert!(cache.misses >= 1, "{cache:?}");
 
     // Logs: every line JSON with a timestamp and a level; one request line per request, with its ids.
     let logs = logs.text();

@@ -2,8 +2,8 @@
 //! CloudWatch Logs turns into metrics. No SDK call and no client: writing the line is the whole cost.
 //!
 //! Every line declares the same metrics (docs/contract.md section 2 names the settings):
-//! `Requests` by `[Function, Outcome]` and by `[Function]`; `Latency`, `JwksFetches`, `JwksFetchFailures` and
-//! `SecretReadFailures` by `[Function]`. The counters are process-wide totals; each line carries what changed
+//! `Requests` by `[Function, Outcome]` and by `[Function]`; `Latency`, `JwksFetches`, `JwksFetchFailures`,
+//! `SecretReadFailures` and `VerifiedTokenCacheHits`/`Misses`/`Evictions` by `[Function]`. The counters are process-wide totals; each line carries what changed
 //! since the previous line, so a fetch made during a request is counted on that request's line.
 //! Dimension values are the function's name and an [`Outcome`], a fixed set: nothing from a request or token.
 
@@ -66,7 +66,7 @@ struct Counter {
 
 static SECRET_READ_FAILURES: AtomicU64 = AtomicU64::new(0);
 
-const COUNTERS: [Counter; 3] = [
+const COUNTERS: [Counter; 6] = [
     Counter {
         metric: "JwksFetches",
         total: || m2m_auth::jwks_fetch_totals().fetches,
@@ -78,6 +78,18 @@ const COUNTERS: [Counter; 3] = [
     Counter {
         metric: "SecretReadFailures",
         total: || SECRET_READ_FAILURES.load(Ordering::Relaxed),
+    },
+    Counter {
+        metric: "VerifiedTokenCacheHits",
+        total: || m2m_auth::token_cache_totals().hits,
+    },
+    Counter {
+        metric: "VerifiedTokenCacheMisses",
+        total: || m2m_auth::token_cache_totals().misses,
+    },
+    Counter {
+        metric: "VerifiedTokenCacheEvictions",
+        total: || m2m_auth::token_cache_totals().evictions,
     },
 ];
 
@@ -322,6 +334,9 @@ mod tests {
             ("JwksFetches", "Count", function.clone()),
             ("JwksFetchFailures", "Count", function.clone()),
             ("SecretReadFailures", "Count", function.clone()),
+            ("VerifiedTokenCacheHits", "Count", function.clone()),
+            ("VerifiedTokenCacheMisses", "Count", function.clone()),
+            ("VerifiedTokenCacheEvictions", "Count", function.clone()),
         ] {
             let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2);
             assert!(declared.contains(&expected), "{expected:?} in {declared:?}");

@@ -31,6 +31,7 @@ pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};
 pub use token_cache::{
     DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
+    token_cache_totals,
 };
 pub use verify::{ClaimsPolicy, VerifiedToken, Verifier};
 
