@@ -20,6 +20,9 @@
 # Builds into target/perf (its own cargo lock, so other builds in the workspace are not blocked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cargo-lambda and zig (for the release zips) from the project's .venv/ (scripts/requirements.txt).
+source scripts/tools.sh
+use_project_venv cargo-lambda ziglang
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/perf}"
 # Measured as shipped: the release profile's settings, not the quicker ones `cargo bench --no-run` uses.
 export CARGO_PROFILE_BENCH_LTO=true CARGO_PROFILE_BENCH_CODEGEN_UNITS=1

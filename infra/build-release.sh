@@ -8,8 +8,8 @@
 # `host` builds for this machine's architecture with the toolchain already installed (what CI may do): it never
 # downloads a Rust target.
 #
-# Needs: cargo-lambda and zig (`pip install cargo-lambda ziglang`), and for a cross build the Rust standard
-# library of the target (`rustup target add aarch64-unknown-linux-gnu`, needs network access to the Rust
+# Needs: cargo-lambda and zig in the project's .venv/ (`bash scripts/setup.sh`), and for a cross build the Rust
+# standard library of the target (`rustup target add aarch64-unknown-linux-gnu`, needs network access to the Rust
 # distribution server). The release profile (lto, codegen-units=1, strip, panic=abort) is in the root Cargo.toml.
 set -euo pipefail
 
@@ -44,8 +44,10 @@ case "$arch" in
 esac
 lambda_dir="target/lambda-$arch"
 
+# The project's Python tools (cargo-lambda, zig) live in .venv/ (scripts/requirements.txt).
+[[ -x "$REPO_ROOT/.venv/bin/cargo-lambda" ]] && export PATH="$REPO_ROOT/.venv/bin:$PATH"
 if ! cargo lambda --version >/dev/null 2>&1; then
-  echo "build-release: cargo-lambda is not installed (pip install cargo-lambda ziglang)" >&2
+  echo "build-release: cargo-lambda is not installed (bash scripts/setup.sh installs it into .venv/)" >&2
   exit 1
 fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$triple"; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Infrastructure tests: no AWS account, no Docker, no network, no Rust build. Needs infra/setup.sh first.
+# Infrastructure tests: no AWS account, no Docker, no network, no Rust build. Needs infra/setup.sh first
+# (its SAM CLI and cfn-lint are in the project's .venv/).
 #
 #   1. cfn-lint on the SAM template
 #   2. sam validate --lint, and plain sam validate (offline, dummy credentials)
@@ -20,7 +21,8 @@ set -uo pipefail
 
 INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$INFRA/.." && pwd)"
-VENV="$INFRA/.venv"
+# The project's one Python environment (scripts/requirements.txt), made by scripts/setup.sh or infra/setup.sh.
+VENV="$REPO/.venv"
 CDK="$INFRA/cdk"
 STACK=DescopeM2M
 
@@ -68,11 +70,11 @@ step_verbose() {
 
 # ------------------------------------------------------------------------------------------------ prerequisites
 missing=()
-[[ -x "$VENV/bin/cfn-lint" ]] || missing+=("infra/.venv/bin/cfn-lint")
-[[ -x "$VENV/bin/sam" ]] || missing+=("infra/.venv/bin/sam")
+[[ -x "$VENV/bin/cfn-lint" ]] || missing+=(".venv/bin/cfn-lint")
+[[ -x "$VENV/bin/sam" ]] || missing+=(".venv/bin/sam")
 [[ -d "$CDK/node_modules/aws-cdk-lib" ]] || missing+=("infra/cdk/node_modules")
 if ((${#missing[@]})); then
-  echo "FAIL  prerequisites: missing ${missing[*]} - run infra/setup.sh first"
+  echo "FAIL  prerequisites: missing ${missing[*]} - run bash infra/setup.sh (or bash scripts/setup.sh) first"
   echo "0 passed, 1 failed"
   exit 1
 fi

@@ -4,17 +4,20 @@
 #   bash scripts/fuzz.sh          # 60 s per target
 #   bash scripts/fuzz.sh 3600     # an hour per target
 #
-# Installs cargo-fuzz when missing. cargo-fuzz needs nightly compiler flags (sanitizers, coverage
-# instrumentation); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. New inputs go to fuzz/work/
-# (not committed), the committed seeds in fuzz/corpus/ are read only, and a crash is written to
-# fuzz/artifacts/<target>/ and stops the run with a non-zero status.
+# Installs cargo-fuzz at its pinned version (scripts/tools.sh) when missing. cargo-fuzz needs nightly compiler
+# flags (sanitizers, coverage instrumentation); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. New
+# inputs go to fuzz/work/ (not committed), the committed seeds in fuzz/corpus/ are read only, and a crash is
+# written to fuzz/artifacts/<target>/ and stops the run with a non-zero status.
 set -euo pipefail
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/.."
+source scripts/tools.sh
+require_rust
+ensure_cargo_fuzz
+cd fuzz
 
 seconds=${1:-60}
 targets=(verify_token token_request)
 
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 
 cargo fuzz build

@@ -8,9 +8,17 @@
 # With DESCOPE_PROJECT_ID and DESCOPE_ACCESS_KEY set (in the environment or in .env), the functions use
 # real Descope instead of the local issuer. Prints `READY <url>` once every route answers; Ctrl-C (or
 # SIGTERM) stops everything it started.
+#
+# Needs Rust (the workspace's rust-version or newer) and Python 3.10+; installs what else it needs: curl
+# (apt-get) and cargo-lambda, into the project's virtual environment .venv/ (scripts/tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+source scripts/tools.sh
+require_rust
+require_python
+ensure_commands curl=curl
+use_project_venv cargo-lambda
 
 if [[ -f .env ]]; then
   set -a; source .env; set +a
@@ -28,7 +36,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda ziglang
 echo "building the functions and the local issuer..." >&2
 cargo build --quiet --bins
 

@@ -5,21 +5,17 @@
 #   bash scripts/schemathesis.sh                 # 50 examples per operation, at most 4 minutes of testing
 #   MAX_EXAMPLES=200 MAX_TIME=900 bash scripts/schemathesis.sh
 #
-# Installs schemathesis (pinned) when missing, starts the local stack (scripts/local-stack.sh: the local
-# issuer and the four functions behind `cargo lambda watch`) on a free port, runs the checks, and stops the
-# stack again whatever happens. Exits with schemathesis' status.
+# Installs schemathesis (pinned in scripts/requirements.txt) into the project's .venv/ when missing, starts
+# the local stack (scripts/local-stack.sh: the local issuer and the four functions behind
+# `cargo lambda watch`) on a free port, runs the checks, and stops the stack again whatever happens. Exits with schemathesis' status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/tools.sh
+use_project_venv schemathesis
 
-SCHEMATHESIS_VERSION=4.32.5
 max_examples=${MAX_EXAMPLES:-50}
 max_time=${MAX_TIME:-240}
 stack_timeout=${STACK_TIMEOUT:-1800}
-
-if ! schemathesis --version 2>/dev/null | grep -q "version $SCHEMATHESIS_VERSION\$"; then
-  echo "installing schemathesis $SCHEMATHESIS_VERSION..." >&2
-  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
 
 port=${M2M_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 work=$(mktemp -d)

@@ -1,38 +1,60 @@
 #!/usr/bin/env bash
-# Installs everything the local run and the tests need, from Debian, PyPI, npm and crates.io only.
-# Idempotent: what is already there is only checked. Run as root (CI) or with sudo rights for apt-get.
+# Installs everything the local run and the tests need, from Debian, PyPI, npm and crates.io only:
+#   * checks first: Rust (the workspace's rust-version or newer), Node.js 20+, Python 3.10+;
+#   * Debian packages (apt-get, through sudo when not root): chromium, curl, git, python3-venv, a C/C++ compiler;
+#   * every Python tool in the project's virtual environment .venv/ (scripts/requirements.txt), never system-wide;
+#   * rustfmt and clippy, cargo-fuzz (pinned), the npm packages of tests/ and of infra/cdk/.
+# Idempotent: what is already there is only checked (a second run takes seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/tools.sh
 
-step() { printf '\n== setup: %s\n' "$*"; }
+started=$SECONDS
+step_started=$SECONDS
+step() {
+  ((SECONDS - step_started < 1)) || printf '   (%ds)\n' $((SECONDS - step_started))
+  step_started=$SECONDS
+  printf '\n== setup: %s\n' "$*"
+}
 
-step "Debian packages (chromium for the browser test, curl)"
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-command -v curl >/dev/null || missing+=(curl)
-if ((${#missing[@]})); then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+step "prerequisites: Rust $(rust_min_version)+, Node.js $NODE_MIN_VERSION+, Python $PYTHON_MIN_VERSION+"
+require_rust
+require_node
+require_python
+echo "rustc $(rustc --version | cut -d' ' -f2), node $(node --version), $(python3 --version) ($(command -v python3))"
+
+step "Debian packages (chromium for the browser test, curl, git, a C++ compiler for the fuzzer)"
+ensure_commands curl=curl git=git c++=g++
+# The browser test drives Debian's chromium, or the browser CHROMIUM_PATH names (Ubuntu's chromium is a snap).
+if [[ -n "${CHROMIUM_PATH:-}" ]]; then
+  [[ -x "$CHROMIUM_PATH" ]] || fail "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable file"
+else
+  ensure_commands chromium=chromium
 fi
 
-step "Python tools (cargo-lambda, zig, moto server)"
-python3 -m pip install --quiet --disable-pip-version-check \
-  "cargo-lambda==1.9.2" "ziglang==0.17.1" "moto[server]==5.2.1"
+step "Python tools in .venv/ (scripts/requirements.txt)"
+use_project_venv
+cargo lambda --version
+moto_server --help >/dev/null && echo "moto_server $(python -c 'import importlib.metadata as m; print(m.version("moto"))')"
+schemathesis --version
 
-step "Rust components"
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
+step "Rust components (rustfmt, clippy) and cargo-fuzz $CARGO_FUZZ_VERSION"
+ensure_rust_components
+ensure_cargo_fuzz
 cargo --version
+cargo fuzz --version
 
 step "npm packages of the end-to-end and interoperability tests"
 lock_sum=$(sha256sum tests/package-lock.json | cut -d' ' -f1)
 if [[ "$(cat tests/node_modules/.setup-lock 2>/dev/null)" != "$lock_sum" ]]; then
   npm ci --prefix tests --no-audit --no-fund --loglevel=error
   echo "$lock_sum" >tests/node_modules/.setup-lock
+else
+  echo "tests/node_modules matches package-lock.json"
 fi
 
-step "infrastructure tools"
+step "infrastructure tools (infra/setup.sh)"
 bash infra/setup.sh
 
-for extra in scripts/setup-fuzz.sh scripts/setup-schemathesis.sh; do
-  if [[ -f "$extra" ]]; then step "$extra"; bash "$extra"; fi
-done
+step "done"
+echo "setup took $((SECONDS - started))s"

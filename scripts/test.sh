@@ -2,14 +2,24 @@
 # Runs every test of the project: formatting and lints, the Rust tests (in-process against the local
 # issuer, Secrets Manager against moto, OIDC against oidc-provider), the browser and HTTP tests through
 # `cargo lambda watch`, the interoperability tests, the infrastructure checks, a short fuzzing run and the
-# API contract test. Installs what it needs first (scripts/setup.sh).
+# API contract test. Installs what it needs first (scripts/setup.sh), and checks that the setup also works in
+# a fresh clone on the distribution's own Python (scripts/stock-machine-check.sh --setup).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/tools.sh
 export CARGO_TERM_COLOR=never
 
 step() { printf '\n== test: %s\n' "$*"; }
 
 bash scripts/setup.sh
+# Every Python tool (moto_server for the Rust tests, cargo-lambda, sam, schemathesis) from .venv/.
+use_project_venv
+
+# Inside stock-machine-check.sh --all this very run is already the fresh clone on a reduced PATH.
+if [[ -z "${M2M_STOCK_MACHINE_CHECK:-}" ]]; then
+  step "the setup step in a fresh clone, on the distribution's PATH (scripts/stock-machine-check.sh --setup)"
+  bash scripts/stock-machine-check.sh --setup
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

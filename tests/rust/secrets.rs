@@ -1,6 +1,7 @@
 //! Default credentials from AWS Secrets Manager, against a real AWS API server: every test starts its own
-//! moto server (`moto_server`, from `pip install "moto[server]"`) and points the token function's SDK client
-//! at it through its configuration (`AWS_ENDPOINT_URL`, `AWS_REGION`, keys), so tests run in parallel.
+//! moto server (`moto_server`, from the project's `.venv/`, made by `scripts/setup.sh`) and points the token
+//! function's SDK client at it through its configuration (`AWS_ENDPOINT_URL`, `AWS_REGION`, keys), so tests
+//! run in parallel.
 //! Calls are counted twice: by the function (`SecretSource::read_count`) and by moto's own request
 //! recording.
 
@@ -17,6 +18,19 @@ const GENERIC: &str = "Server misconfigured; see the function's logs";
 const SECRET_ID: &str = "m2m/descope";
 const ADMIN_SECRET: &str = r#"{"projectId":"P2LocalDevProject","accessKey":"dev-admin-key"}"#;
 const READER_SECRET: &str = r#"{"projectId":"P2LocalDevProject","accessKey":"dev-reader-key"}"#;
+
+/// `MOTO_SERVER` when set, else the project's `.venv/bin/moto_server` (the one place scripts/setup.sh installs
+/// Python tools), else `moto_server` from `PATH`.
+fn moto_program() -> String {
+    if let Ok(program) = std::env::var("MOTO_SERVER") {
+        return program;
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    if venv.is_file() {
+        return venv.to_string_lossy().into_owned();
+    }
+    "moto_server".to_owned()
+}
 
 /// A moto server on a free loopback port; killed when dropped, so also when a test fails.
 struct Moto {
@@ -35,7 +49,7 @@ impl Moto {
         let recording =
             std::env::temp_dir().join(format!("m2m-moto-{}-{port}.jsonl", std::process::id()));
         let _ = std::fs::remove_file(&recording);
-        let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+        let program = moto_program();
         let child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_ENABLE_RECORDING", "true")
@@ -46,7 +60,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|error| {
-                panic!("cannot start {program} (pip install \"moto[server]\"): {error}")
+                panic!("cannot start {program} (bash scripts/setup.sh installs it into .venv/): {error}")
             });
         let mut moto = Moto {
             child,
