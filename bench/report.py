@@ -29,6 +29,7 @@ CASES = [
     ("api", "protected_refused_garbage", "(4) handler, garbage -> 401", None),
     ("api", "token_handler_incl_loopback_exchange", "(3) token handler incl. loopback exchange", None),
     ("api", "exchange_roundtrip_only", "(3) of which: loopback exchange round trip", None),
+    ("api", "observability_per_request", "(5) request log line + EMF metrics line, per request", 0.1),
 ]
 
 

@@ -42,6 +42,7 @@ from lambda_harness import (  # noqa: E402
     Invocation, LambdaProcess, TemplateValues, function_ids, http_api_event, iam_identity, logging_config,
     template_environment, unpack_bootstrap,
 )
+from observability_checks import no_aws_credentials, observability_checks  # noqa: E402
 
 PROJECT_ID = "P2LocalDevProject"
 STACK_KEY = "dev-admin-key"  # the stack's own key, in the secret
@@ -168,7 +169,7 @@ class Stack:
     """One template's functions, started lazily, each a warm process."""
 
     def __init__(self, label: str, template: dict, zips: str, work: str, services: Services,
-                 secret_arn: str, verbose_logs: bool) -> None:
+                 secret_arn: str, verbose_logs: bool, log_level: str | None = None) -> None:
         self.label = label
         self.template = template
         params = {"ProjectId": PROJECT_ID, "DescopeBaseUrl": services.issuer_url}
@@ -186,6 +187,8 @@ class Stack:
         self.ids = function_ids(template, self.values)
         self.zips, self.work, self.services = zips, work, services
         self.verbose_logs = verbose_logs
+        # An application log level an operator set instead of the template's (None: the template's).
+        self.log_level = log_level
         self.processes: dict[str, LambdaProcess] = {}
         self.via_cloudfront = forwarded_headers(template, self.values, "/m2m/*")
         self.via_cloudfront_api = forwarded_headers(template, self.values, "/api/*")
@@ -205,6 +208,8 @@ class Stack:
                 # The most verbose setting an operator can choose, through either control.
                 options["log_level"] = "TRACE"
                 env["RUST_LOG"] = "trace"
+            elif self.log_level:
+                options["log_level"] = self.log_level
             self.processes[name] = LambdaProcess(binary, f"DescopeM2M-{name}", env, **options)
         return self.processes[name]
 
@@ -404,8 +409,19 @@ def main() -> int:
                     if verbose:
                         check(f"{run_label}: no access key, secret or token in any log line",
                               lambda: scan_logs(stack, tokens, secret_string))
+                        no_aws_credentials(stack, check)
+                    else:
+                        level = logging_config(template, stack.ids["protected"], stack.values).get("log_level")
+                        observability_checks(stack, check, level or "INFO", token_event, api_event, PAGE_KEY)
                 finally:
                     stack.close()
+            # An operator raises the application log level to WARN: request lines go, metrics stay.
+            arn = client.create_secret(Name=f"descope-m2m-{label.lower()}-warn", SecretString=secret_string)["ARN"]
+            stack = Stack(f"{label} (WARN logs)", template, args.zip_dir, work, services, arn, False, "WARN")
+            try:
+                observability_checks(stack, check, "WARN", token_event, api_event, PAGE_KEY)
+            finally:
+                stack.close()
             # The secret exactly as the template creates it, before it is filled in.
             created = template_secret_string(template)
             arn = client.create_secret(Name=f"descope-m2m-{label.lower()}-unfilled", SecretString=created)["ARN"]

@@ -10,27 +10,21 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
-/// Everything logged by any thread of this test binary.
+/// Everything logged by any thread of this test binary, through the layers and the filter the functions
+/// ship (`m2m_api::init_tracing`), at the most verbose level the configuration can ask for.
 fn capture() -> &'static LogBuffer {
     static CAPTURE: OnceLock<LogBuffer> = OnceLock::new();
     CAPTURE.get_or_init(|| {
         let capture = LogBuffer::default();
         let (text, json) = (capture.clone(), capture.clone());
+        let settings = m2m_api::LogSettings::from_lookup(lookup(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("RUST_LOG", "trace"),
+        ]));
         let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::TRACE)
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(false)
-                    .with_writer(text),
-            )
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(true)
-                    .with_writer(json),
-            );
+            .with(settings.filter)
+            .with(m2m_api::text_layer(text))
+            .with(m2m_api::lambda_json_layer(json));
         tracing::subscriber::set_global_default(subscriber)
             .expect("the only subscriber of this binary");
         capture

@@ -14,8 +14,10 @@
 //! `protected_handler_new_token` (a token the cache does not hold in every iteration) and
 //! `protected_handler_no_cache` (the cache turned off: the full check, as before the cache).
 //!
-//! Every handler runs as on Lambda: on a current-thread Tokio runtime, with the JSON log subscriber installed
-//! (writing to a sink instead of stdout), one log line per request.
+//! Every handler runs as on Lambda: on a current-thread Tokio runtime, with the JSON log subscriber and the
+//! EMF metrics installed (both writing to a sink instead of stdout), one log line and one metrics line per
+//! request. `api/observability_per_request` is that per-request line pair alone (`m2m_api::logging::
+//! log_request`, which formats and writes both).
 
 #[path = "../../m2m-auth/benches/support/floor.rs"]
 mod floor;
@@ -26,7 +28,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descope_local::{IssuerConfig, LocalIssuer};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
-use lambda_http::{Adapter, Context, LambdaEvent, Request};
+use lambda_http::{Adapter, Context, LambdaEvent, Request, RequestExt};
 use m2m_api::{
     AuthConfig, CredentialSettings, Endpoint, PROTECTED, ProtectedApi, TokenApi, TokenSettings,
     USER,
@@ -125,15 +127,25 @@ fn request(event: &str) -> Request {
 }
 
 fn benches(c: &mut Criterion) {
-    // The JSON log lines the functions write on Lambda (`m2m_api::init_tracing`), formatted for real but
-    // written nowhere.
+    // The JSON log lines and EMF metrics the functions write on Lambda (`m2m_api::init_tracing`, with the
+    // logging configuration of the templates), formatted for real but written nowhere.
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
+        let on_lambda = |name: &str| match name {
+            "AWS_LAMBDA_LOG_FORMAT" => Some("JSON".to_owned()),
+            "AWS_LAMBDA_LOG_LEVEL" => Some("INFO".to_owned()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("m2m-protected".to_owned()),
+            _ => None,
+        };
         tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO))
+            .with(m2m_api::LogSettings::from_lookup(on_lambda).filter)
             .with(m2m_api::lambda_json_layer(std::io::sink))
             .init();
+        m2m_api::install_metrics(
+            &m2m_api::MetricsSettings::from_lookup(on_lambda),
+            std::io::sink,
+        );
     }
 
     // The canned server's address is the base URL, which the token names in `iss`: bind, mint, then serve.
@@ -311,6 +323,23 @@ fn benches(c: &mut Criterion) {
                     .unwrap();
                 response.bytes().await.unwrap()
             })
+        })
+    });
+    // What logging and metrics add to every request: the request line and the EMF line, formatted and
+    // written (to a sink), for a request carrying its Lambda context (request id, trace id).
+    group.bench_function("observability_per_request", |b| {
+        let mut context = Context::default();
+        context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".to_owned();
+        context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793".to_owned());
+        let request = request(&valid).with_lambda_context(context);
+        b.iter(|| {
+            m2m_api::logging::log_request(
+                black_box(&request),
+                200,
+                std::time::Instant::now(),
+                m2m_api::Outcome::Granted,
+                None,
+            )
         })
     });
     group.bench_function("floor_last", &mut floor);

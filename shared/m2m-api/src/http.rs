@@ -181,20 +181,24 @@ pub(crate) fn body_bytes(request: &Request) -> &[u8] {
     }
 }
 
-/// The path API Gateway routed, for logs.
-pub(crate) fn route(request: &Request) -> String {
+/// The path API Gateway routed, for logs: its first 128 characters.
+pub(crate) fn route(request: &Request) -> &str {
     let path = request.uri().path();
-    path.chars().take(128).collect()
+    match path.char_indices().nth(128) {
+        Some((end, _)) => &path[..end],
+        None => path,
+    }
 }
 
 /// Longest a request may take end to end (m2m_auth::budget).
 pub(crate) const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
 
 /// Runs an endpoint's work for `request` and turns its outcome into the response, with the method gate,
-/// the deadline, CORS, and the one log line per request.
+/// the deadline, CORS, and the one log line and metrics record per request (`success` names a 200).
 pub(crate) async fn answer(
     request: &Request,
     cors: &Cors,
+    success: crate::Outcome,
     work: impl std::future::Future<Output = Result<Value, ApiError>>,
 ) -> Response<Body> {
     let started = std::time::Instant::now();
@@ -213,13 +217,9 @@ pub(crate) async fn answer(
     if let Some(ApiError::Secret(failure)) = &error {
         tracing::error!(detail = %failure, "server misconfigured");
     }
-    crate::logging::log_request(
-        request.method().as_str(),
-        &route(request),
-        response.status().as_u16(),
-        started,
-        error.as_ref(),
-    );
+    let status = response.status().as_u16();
+    let outcome = crate::Outcome::answered(success, status, error.as_ref());
+    crate::logging::log_request(request, status, started, outcome, error.as_ref());
     response
 }
 

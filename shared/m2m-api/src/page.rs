@@ -132,13 +132,11 @@ impl Endpoint for PageApi {
             HeaderValue::from_static("no-referrer"),
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        crate::logging::log_request(
-            request.method().as_str(),
-            request.uri().path(),
-            status.as_u16(),
-            started,
-            None,
-        );
+        let (outcome, error) = match status {
+            StatusCode::OK => (crate::Outcome::Served, None),
+            _ => (crate::Outcome::NotFound, Some(crate::ApiError::NotFound)),
+        };
+        crate::logging::log_request(&request, status.as_u16(), started, outcome, error.as_ref());
         response
     }
 }

@@ -71,6 +71,12 @@ impl ProtectedApi {
 
 impl Endpoint for ProtectedApi {
     async fn handle(&self, request: Request) -> Response<Body> {
-        answer(&request, &self.cors, self.authorize(&request)).await
+        answer(
+            &request,
+            &self.cors,
+            crate::Outcome::Granted,
+            self.authorize(&request),
+        )
+        .await
     }
 }

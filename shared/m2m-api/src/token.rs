@@ -209,7 +209,11 @@ impl TokenApi {
             scopes: &body.scopes,
             tenant: body.tenant.as_deref(),
         };
-        let jwt = self.exchanger.exchange(&self.client, &input).await?;
+        // The span carries no field: the key travels in `input`, never in a span.
+        let exchange = self.exchanger.exchange(&self.client, &input);
+        let jwt =
+            tracing::Instrument::instrument(exchange, tracing::info_span!("provider_exchange"))
+                .await?;
         // Verified as the official SDKs do before handing it out: a token we could not accept later is an
         // error of the provider's, not a success.
         let verified = self
@@ -249,7 +253,13 @@ impl TokenApi {
 
 impl Endpoint for TokenApi {
     async fn handle(&self, request: Request) -> Response<Body> {
-        answer(&request, &self.cors, self.issue(&request)).await
+        answer(
+            &request,
+            &self.cors,
+            crate::Outcome::Issued,
+            self.issue(&request),
+        )
+        .await
     }
 }
 

@@ -23,11 +23,15 @@ pub use config::{
 };
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
-pub use jwks::{JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL};
+pub use jwks::{
+    FetchTotals, JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL,
+    fetch_totals as jwks_fetch_totals,
+};
 pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};
 pub use token_cache::{
     DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
+    token_cache_totals,
 };
 pub use verify::{ClaimsPolicy, VerifiedToken, Verifier};
 

@@ -121,7 +121,10 @@ impl SecretSource {
         {
             return Err(failure.clone());
         }
-        match self.read().await {
+        // The span names the secret, never its value.
+        let read = self.read();
+        let span = tracing::info_span!("secret_read", secret_id = %self.id);
+        match tracing::Instrument::instrument(read, span).await {
             Ok(value) => {
                 let value = Arc::new(value);
                 state.value = Some((Instant::now(), value.clone()));
@@ -135,6 +138,7 @@ impl SecretSource {
                     cause,
                 };
                 state.failure = Some((Instant::now(), failure.clone()));
+                crate::metrics::secret_read_failed();
                 Err(failure)
             }
         }

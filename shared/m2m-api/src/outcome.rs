@@ -1,0 +1,173 @@
+//! How a request ended: the `Outcome` dimension of the `Requests` metric and the `outcome` of the request
+//! log line (docs/contract.md section 2).
+
+use crate::ApiError;
+use m2m_auth::VerifyError;
+
+/// How a request ended, as the `Outcome` dimension of `Requests`. Token refusals are grouped by reason
+/// class, not by every verification error, so the set (and the metric's cardinality) stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A protected endpoint answered 200.
+    Granted,
+    /// The token function handed out a token.
+    Issued,
+    /// The page function served a file.
+    Served,
+    /// A CORS preflight was answered.
+    Preflight,
+    MissingAuthorization,
+    /// A public caller asked for a token without bringing an access key.
+    AccessKeyRequired,
+    InvalidTokenExpired,
+    InvalidTokenSignature,
+    InvalidTokenClaims,
+    InvalidTokenMalformed,
+    InsufficientGrant,
+    KeysUnavailable,
+    BadRequest,
+    AuthenticationFailed,
+    ProviderError,
+    ProviderTimeout,
+    SecretUnavailable,
+    MethodNotAllowed,
+    NotFound,
+}
+
+impl Outcome {
+    /// Every outcome, for tests and for whoever builds alarms or dashboards from the names.
+    pub const ALL: [Outcome; 19] = [
+        Outcome::Granted,
+        Outcome::Issued,
+        Outcome::Served,
+        Outcome::Preflight,
+        Outcome::MissingAuthorization,
+        Outcome::AccessKeyRequired,
+        Outcome::InvalidTokenExpired,
+        Outcome::InvalidTokenSignature,
+        Outcome::InvalidTokenClaims,
+        Outcome::InvalidTokenMalformed,
+        Outcome::InsufficientGrant,
+        Outcome::KeysUnavailable,
+        Outcome::BadRequest,
+        Outcome::AuthenticationFailed,
+        Outcome::ProviderError,
+        Outcome::ProviderTimeout,
+        Outcome::SecretUnavailable,
+        Outcome::MethodNotAllowed,
+        Outcome::NotFound,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Granted => "granted",
+            Outcome::Issued => "issued",
+            Outcome::Served => "served",
+            Outcome::Preflight => "preflight",
+            Outcome::MissingAuthorization => "missing_authorization",
+            Outcome::AccessKeyRequired => "access_key_required",
+            Outcome::InvalidTokenExpired => "invalid_token_expired",
+            Outcome::InvalidTokenSignature => "invalid_token_signature",
+            Outcome::InvalidTokenClaims => "invalid_token_claims",
+            Outcome::InvalidTokenMalformed => "invalid_token_malformed",
+            Outcome::InsufficientGrant => "insufficient_grant",
+            Outcome::KeysUnavailable => "keys_unavailable",
+            Outcome::BadRequest => "bad_request",
+            Outcome::AuthenticationFailed => "authentication_failed",
+            Outcome::ProviderError => "provider_error",
+            Outcome::ProviderTimeout => "provider_timeout",
+            Outcome::SecretUnavailable => "secret_unavailable",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::NotFound => "not_found",
+        }
+    }
+
+    /// The outcome of an answered request: its error's class, else `success` (or a preflight's 204).
+    pub(crate) fn answered(success: Outcome, status: u16, error: Option<&ApiError>) -> Outcome {
+        match error {
+            Some(error) => Outcome::of(error),
+            None if status == 204 => Outcome::Preflight,
+            None => success,
+        }
+    }
+
+    fn of(error: &ApiError) -> Outcome {
+        match error {
+            ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => Outcome::BadRequest,
+            ApiError::AuthenticationFailed(_) => Outcome::AuthenticationFailed,
+            ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => {
+                Outcome::InsufficientGrant
+            }
+            ApiError::MissingAuthorization => Outcome::MissingAuthorization,
+            ApiError::AccessKeyRequired => Outcome::AccessKeyRequired,
+            ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
+            ApiError::Secret(_) => Outcome::SecretUnavailable,
+            ApiError::Provider(_) => Outcome::ProviderError,
+            ApiError::ProviderTimeout => Outcome::ProviderTimeout,
+            ApiError::MethodNotAllowed => Outcome::MethodNotAllowed,
+            ApiError::NotFound => Outcome::NotFound,
+        }
+    }
+
+    /// The reason class of a refused token; public for handlers that answer outside the HTTP path (an
+    /// authorizer). No wildcard arm: a new verification error has to be given a class here.
+    pub fn of_refused_token(error: &VerifyError) -> Outcome {
+        match error {
+            VerifyError::KeysUnavailable { .. } => Outcome::KeysUnavailable,
+            VerifyError::Expired => Outcome::InvalidTokenExpired,
+            VerifyError::BadSignature
+            | VerifyError::UnknownKey
+            | VerifyError::KeyAlgorithmMismatch
+            | VerifyError::AlgorithmNotAccepted => Outcome::InvalidTokenSignature,
+            VerifyError::TooLarge
+            | VerifyError::Malformed(_)
+            | VerifyError::MissingKid
+            | VerifyError::UnsupportedHeader(_)
+            | VerifyError::UnexpectedType => Outcome::InvalidTokenMalformed,
+            VerifyError::MissingClaim(_)
+            | VerifyError::InvalidClaimType(_)
+            | VerifyError::NotYetValid
+            | VerifyError::IssuedInFuture
+            | VerifyError::IssuerNotAccepted
+            | VerifyError::AudienceNotAccepted
+            | VerifyError::NotASessionToken => Outcome::InvalidTokenClaims,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn outcome_names_are_distinct_snake_case() {
+        let names: HashSet<_> = Outcome::ALL.iter().map(|outcome| outcome.name()).collect();
+        assert_eq!(names.len(), Outcome::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|name| name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        let refused = ApiError::InvalidToken(VerifyError::BadSignature);
+        assert_eq!(
+            Outcome::answered(Outcome::Granted, 401, Some(&refused)),
+            Outcome::InvalidTokenSignature
+        );
+        assert_eq!(
+            Outcome::answered(Outcome::Granted, 200, None),
+            Outcome::Granted
+        );
+        assert_eq!(
+            Outcome::answered(Outcome::Issued, 204, None),
+            Outcome::Preflight
+        );
+        let unavailable = ApiError::InvalidToken(VerifyError::KeysUnavailable {
+            retry_after: std::time::Duration::from_secs(1),
+        });
+        assert_eq!(
+            Outcome::answered(Outcome::Granted, 503, Some(&unavailable)),
+            Outcome::KeysUnavailable
+        );
+    }
+}
