@@ -20,10 +20,9 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descope_local::{IssuerConfig, LocalIssuer};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
-use lambda_http::{Adapter, Context, LambdaEvent, Request};
+use lambda_http::{Context, LambdaEvent, Request};
 use m2m_api::{
-    AuthConfig, CredentialSettings, Endpoint, PROTECTED, ProtectedApi, TokenApi, TokenSettings,
-    USER,
+    AuthConfig, CredentialSettings, PROTECTED, ProtectedApi, TokenApi, TokenSettings, USER,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -225,9 +224,11 @@ fn benches(c: &mut Criterion) {
     // Everything the Lambda runtime does in-process for one invocation: the event JSON in, the API Gateway
     // response JSON out (only the HTTP exchange with the Runtime API is left out).
     group.bench_function("protected_invocation_event_to_json", |b| {
-        let mut adapter: Adapter<'_, _, _> = Adapter::from(m2m_api::service(
-            ProtectedApi::new(PROTECTED, &auth, m2m_api::Cors::default()).unwrap(),
-        ));
+        let mut adapter = m2m_api::guard(
+            ProtectedApi::new(PROTECTED, &auth, m2m_api::Cors::default())
+                .unwrap()
+                .service(),
+        );
         runtime
             .block_on(adapter.call(LambdaEvent::new(
                 serde_json::from_str::<LambdaRequest>(&valid).unwrap(),

@@ -54,10 +54,9 @@ pub(crate) fn log_request(
     route: &str,
     status: u16,
     started: Instant,
-    error: Option<&crate::ApiError>,
+    error: Option<&'static str>,
 ) {
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let error = error.map(crate::ApiError::kind);
     if status >= 500 {
         tracing::warn!(method, route, status, latency_ms, error, "request");
     } else {

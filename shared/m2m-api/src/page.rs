@@ -1,7 +1,6 @@
 //! The web page, served by a function of its own only for local runs (`cargo lambda watch`), so that the
 //! page and the API share one origin as they do behind CloudFront. In AWS, S3 serves `ui/`.
 
-use crate::Endpoint;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -98,8 +97,8 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-impl Endpoint for PageApi {
-    async fn handle(&self, request: Request) -> Response<Body> {
+impl PageApi {
+    pub async fn handle(&self, request: Request) -> Response<Body> {
         let started = std::time::Instant::now();
         let found = if matches!(*request.method(), Method::GET | Method::HEAD) {
             self.file(request.uri().path()).await

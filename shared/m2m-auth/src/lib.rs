@@ -4,6 +4,7 @@
 //! warm invocations), validates its claims exactly as docs/contract.md section 3 says, and computes its effective
 //! [`Grants`] (section 4). [`Require`] states what an endpoint needs.
 
+mod bearer;
 mod config;
 mod error;
 pub mod fetch;
@@ -14,6 +15,7 @@ mod keys;
 mod strict_json;
 mod verify;
 
+pub use bearer::{bearer_credentials, bearer_token};
 pub use config::{AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, parse_algorithm};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
