@@ -42,7 +42,8 @@ pub fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
-fn with_issuer(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+/// The development configuration against `issuer`, plus `vars` (which win).
+pub fn with_issuer(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut all = vec![
         ("DESCOPE_BASE_URL".to_owned(), issuer.base_url()),
         ("DESCOPE_PROJECT_ID".to_owned(), PROJECT.to_owned()),

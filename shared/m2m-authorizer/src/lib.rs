@@ -237,7 +237,11 @@ fn execute_api_arn(arn: Option<&str>) -> Result<MethodArn<'_>, AuthorizerError> 
 
 /// Which authorizer event this is: `type` `TOKEN`, or `REQUEST` with `version` `2.0` (HTTP API payload 2.0)
 /// or without (REST, HTTP API payload 1.0).
-fn classify(event: Value) -> Result<Event, AuthorizerError> {
+fn classify(mut event: Value) -> Result<Event, AuthorizerError> {
+    // A member sent as null (`"headers": null` when a request has none) is read as absent.
+    if let Some(members) = event.as_object_mut() {
+        members.retain(|_, value| !value.is_null());
+    }
     let kind = event.get("type").and_then(Value::as_str);
     let version = event.get("version").and_then(Value::as_str);
     let malformed = |_| AuthorizerError::NotAnAuthorizerEvent("its fields have the wrong types");
