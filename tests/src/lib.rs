@@ -173,7 +173,11 @@ impl<F: Function> Function for &F {
 }
 
 pub async fn call<F: Function>(function: &F, request: Request) -> Reply {
-    let response = function.respond(request).await;
+    reply(function.respond(request).await)
+}
+
+/// A response, decoded.
+pub fn reply(response: Response<Body>) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = match response.body() {
