@@ -25,6 +25,10 @@ CASES = [
     ("api", "protected_refused_garbage", "(4) handler, garbage -> 401", None),
     ("api", "token_handler_incl_loopback_exchange", "(3) token handler incl. loopback exchange", None),
     ("api", "exchange_roundtrip_only", "(3) of which: loopback exchange round trip", None),
+    ("api", "authorizer_v2_simple", "(5) authorizer, payload 2.0 event -> simple answer (goal: <= 1.1x protected handler)", None),
+    ("api", "authorizer_rest_token_policy", "(5) authorizer, REST TOKEN event -> whole-API policy", None),
+    ("api", "verifier_direct", "(6) verifier called directly (bearer + verify + grant)", None),
+    ("api", "require_grant_layer", "(6) the same through RequireGrant (goal: <= direct + 0.05x floor)", None),
 ]
 
 

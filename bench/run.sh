@@ -41,7 +41,7 @@ cargo bench --locked -p m2m-api --bench handlers -- --noplot "${criterion_args[@
 python3 bench/report.py --criterion "$CARGO_TARGET_DIR/criterion" --out "$out" >/dev/null
 
 step "release binaries (this machine's architecture) for the cold-start and Node runs"
-cargo build --locked --release -p token -p protected -p user -p admin -p descope-local
+cargo build --locked --release -p token -p protected -p user -p admin -p authorizer -p descope-local
 bin_dir="$CARGO_TARGET_DIR/release"
 
 step "Node libraries on the same token"
