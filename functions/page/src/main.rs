@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         m2m_api::PageSettings::from_env(),
     )));
     m2m_api::run(tower::service_fn(|request| async {
-        Ok(api.handle(request).await)
+        Ok::<_, std::convert::Infallible>(api.handle(request).await)
     }))
     .await
 }

@@ -10,6 +10,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let api: &'static _ = Box::leak(Box::new(m2m_api::TokenApi::from_env()?));
     let service = ServiceBuilder::new()
         .layer(ApiLayer::new(api.cors().clone())) // CORS, POST only, one log line per request
-        .service_fn(|request| async { Ok(api.handle(request).await) });
+        .service_fn(|request| async {
+            Ok::<_, std::convert::Infallible>(api.handle(request).await)
+        });
     m2m_api::run(service).await
 }

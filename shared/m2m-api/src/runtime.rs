@@ -6,27 +6,31 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
+use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
-use lambda_http::{Adapter, Body, LambdaEvent, Request, Response};
-use std::convert::Infallible;
+use lambda_http::{Adapter, Body, IntoResponse, LambdaEvent, Request, Response};
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use tower::Service;
 
-/// Runs `service` as the function: every event sanitised, every panic answered.
-pub async fn run<S>(service: S) -> Result<(), lambda_http::Error>
+/// Runs `service` as the function (in place of `lambda_http::run`): every event sanitised, every panic
+/// answered.
+pub async fn run<S, R, E>(service: S) -> Result<(), lambda_http::Error>
 where
-    S: Service<Request, Response = Response<Body>, Error = Infallible> + Send + 'static,
+    S: Service<Request, Response = R, Error = E> + Send + 'static,
     S::Future: Send + 'static,
+    R: IntoResponse + Send + 'static,
+    E: std::fmt::Debug + Into<Diagnostic> + Send + 'static,
 {
     lambda_http::lambda_runtime::run(guard(service)).await
 }
 
 /// The service `run` hands to the runtime, for in-process callers (tests feed it API Gateway events).
-pub fn guard<S>(service: S) -> EventGuard<Adapter<'static, Response<Body>, S>>
+pub fn guard<S, R, E>(service: S) -> EventGuard<Adapter<'static, R, S>>
 where
-    S: Service<Request, Response = Response<Body>, Error = Infallible>,
+    S: Service<Request, Response = R, Error = E>,
     S::Future: Send + 'static,
+    R: IntoResponse,
 {
     EventGuard {
         inner: Adapter::from(service),
