@@ -14,12 +14,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # (group, bench, label, goal as a ratio to the floor or None)
 CASES = [
-    ("auth", "verify_grants_warm", "(1) verify + grants, warm key cache", 1.0),
+    ("auth", "verify_grants_repeated", "(1) verify + grants, token presented again (cache hit)", 0.1),
+    ("auth", "verify_grants_new", "(1) verify + grants, new token (miss, insertion, eviction)", 1.03),
+    ("auth", "verify_grants_no_cache", "(1) verify + grants, cache off (the full check alone)", None),
     ("auth", "refused_bad_signature", "(4) refused: bad signature", None),
     ("auth", "refused_garbage", "(4) refused: garbage (no crypto)", 0.05),
     ("auth", "refused_bad_header", "(4) refused: header not JSON (no crypto)", 0.05),
-    ("api", "protected_handler", "(2) protected handler, Request -> response", 1.2),
-    ("api", "user_handler", "(2) user handler (scope read:data)", 1.2),
+    ("api", "protected_handler", "(2) protected handler, token presented again", 0.35),
+    ("api", "user_handler", "(2) user handler (scope read:data), token presented again", 0.35),
+    ("api", "protected_handler_new_token", "(2) protected handler, new token", None),
+    ("api", "protected_handler_no_cache", "(2) protected handler, cache off", None),
     ("api", "protected_invocation_event_to_json", "(2b) event JSON -> API GW response JSON", None),
     ("api", "protected_refused_bad_signature", "(4) handler, bad signature -> 401", None),
     ("api", "protected_refused_garbage", "(4) handler, garbage -> 401", None),
@@ -166,6 +170,32 @@ def coldstart_table(cold):
     return "\n".join(lines)
 
 
+CPU_LABELS = {
+    "trivial": "trivial `lambda_http` function (the runtime's floor)",
+    "user_repeated": "`user`, token presented again (cache hit)",
+    "user_new": "`user`, a new token per event (miss, insertion, eviction)",
+    "user_no_cache": "`user`, `VERIFIED_TOKEN_CACHE_ENTRIES=0` (the full check, as before the cache)",
+    "node_repeated": "Node 20 + aws-jwt-verify, token presented again (it caches nothing)",
+    "node_new": "Node 20 + aws-jwt-verify, a new token per event",
+}
+
+
+def cpu_table(cpu):
+    lines = [f"On-CPU time of the function's process per warm invocation, {cpu['n']:,} events after "
+             f"{cpu['warmup']:,} of warm-up, median of {cpu['rounds']} rounds (min–max)", "",
+             "| function | CPU per invocation | rounds | × trivial |", "|---|---:|---:|---:|"]
+    for name, entry in cpu["cases"].items():
+        ratio = f"{entry['x_trivial']:.3f}×" if "x_trivial" in entry else ""
+        lines.append(f"| {CPU_LABELS.get(name, name)} | {entry['us']:.1f} µs | {entry['min']:.1f}–{entry['max']:.1f} µs "
+                     f"| {ratio} |")
+    if "typical_client_us" in cpu:
+        trivial = cpu["cases"].get("trivial", {}).get("us")
+        ratio = f"{cpu['typical_client_us'] / trivial:.3f}×" if trivial else ""
+        lines.append(f"| `user`, typical client: one token for 6,000 requests (10 min at 10 req/s) | "
+                     f"{cpu['typical_client_us']:.1f} µs | | {ratio} |")
+    return "\n".join(lines)
+
+
 def sizes_table(sizes):
     goals = {"token": 3.0, "protected": 1.5, "user": 1.5, "admin": 1.5}
     lines = [f"Release zips ({sizes['arch']}), `infra/build-release.sh`", "",
@@ -210,6 +240,7 @@ def main():
         sections = ["## Hot path (criterion)", text]
         for title, name, render in [("## Node libraries on the same token", "node.json", node_table),
                                     ("## Cold start and memory", "coldstart.json", coldstart_table),
+                                    ("## CPU per warm invocation", "invocation_cpu.json", cpu_table),
                                     ("## Artefacts", "sizes.json", sizes_table)]:
             data = load(args.out, name)
             if data is not None:

@@ -7,6 +7,9 @@
 #      -> node.json
 #   3. cold start of the four release binaries under a local Lambda Runtime API, 30 runs each, and peak RSS
 #      through a 10,000-invocation run -> coldstart.json
+#   3b. CPU per warm invocation (the process's own on-CPU time) of the release `user` function under a local
+#      Lambda Runtime API, a token presented again and a new token per event, next to a trivial lambda_http
+#      function and Node 20 + aws-jwt-verify -> invocation_cpu.json
 #   4. the release zips of the four functions (arm64 when its Rust target is installed, else this machine's
 #      architecture) -> sizes.json
 #   5. summary.md: all of the above as the tables BENCHMARKS.md holds
@@ -26,10 +29,12 @@ mkdir -p "$out"
 criterion_args=()
 runs=30
 invocations=10000
+cpu_args=(--n 3000 --rounds 3)
 if [[ "${1:-}" == "--quick" ]]; then
   criterion_args=(--warm-up-time 1 --measurement-time 2)
   runs=5
   invocations=1000
+  cpu_args=(--n 1000 --rounds 1)
 fi
 step() { printf '\n== bench: %s\n' "$*" >&2; }
 
@@ -42,6 +47,8 @@ python3 bench/report.py --criterion "$CARGO_TARGET_DIR/criterion" --out "$out" >
 
 step "release binaries (this machine's architecture) for the cold-start and Node runs"
 cargo build --locked --release -p token -p protected -p user -p admin -p authorizer -p descope-local
+# The runtime's floor for the CPU-per-invocation step: an example target, never deployed.
+cargo build --locked --release -p m2m-api --example trivial_lambda
 bin_dir="$CARGO_TARGET_DIR/release"
 
 step "Node libraries on the same token"
@@ -57,7 +64,7 @@ curl -sf -X POST "$base_url/v1/auth/accesskey/exchange" -H "Authorization: Beare
   -H 'content-type: application/json' -d '{}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionJwt"])' >"$work/token"
 curl -sf "$base_url/$project/.well-known/jwks.json" >"$work/jwks.json"
-rust_ns=$(python3 -c 'import json,sys; c={r["bench"]: r for r in json.load(open(sys.argv[1]))["cases"]}; print(c["verify_grants_warm"]["ns"])' "$out/ratios.json")
+rust_ns=$(python3 -c 'import json,sys; c={r["bench"]: r for r in json.load(open(sys.argv[1]))["cases"]}; print(c["verify_grants_new"]["ns"])' "$out/ratios.json")
 issuer_claim=$(python3 -c 'import base64,json,sys; p=open(sys.argv[1]).read().split(".")[1]; print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["iss"])' "$work/token")
 node bench/node-compare/compare.mjs --token "$work/token" --jwks "$work/jwks.json" \
   --issuer "$issuer_claim" --rust-ns "$rust_ns" --n 20000 --json "$out/node.json"
@@ -65,6 +72,9 @@ kill $issuer 2>/dev/null || true
 
 step "cold start and memory under a local Lambda Runtime API"
 python3 bench/coldstart.py --runs "$runs" --rss "$invocations" --bin-dir "$bin_dir" --json "$out/coldstart.json"
+
+step "CPU per warm invocation under a local Lambda Runtime API"
+python3 bench/invocation_cpu.py "${cpu_args[@]}" --bin-dir "$bin_dir" --json "$out/invocation_cpu.json"
 
 step "release zips"
 arch=host

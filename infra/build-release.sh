@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the four Lambda functions as release zips and prints each zip's size.
+# Builds the six Lambda functions as release zips and prints each zip's size.
 #
 #   infra/build-release.sh [arm64|x86_64|host]     (default: arm64, what both templates deploy)
 #
@@ -13,7 +13,7 @@
 # distribution server). The release profile (lto, codegen-units=1, strip, panic=abort) is in the root Cargo.toml.
 set -euo pipefail
 
-FUNCTIONS=(token protected user admin)
+FUNCTIONS=(token protected user admin authorizer whoami)
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage() {

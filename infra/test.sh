@@ -7,9 +7,13 @@
 #   4. cfn-lint on the CDK synth output
 #   5. CDK assertion tests (aws-cdk-lib/assertions under node --test)
 #   6. drift check: SAM == CDK == Cargo.toml router == the variables the Rust code reads, Ref targets,
-#      security invariants; plus its self-test (mutated copies must fail) and a broken-file run that must fail
-#   7. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
-#   8. when release zips exist: a smoke test of the real binaries against a fake Lambda Runtime API
+#      security invariants, authorizer, alarms, dashboard; plus its self-test (mutated copies must fail) and
+#      broken-file runs that must fail with their own error
+#   7. SAM's own transform (offline): the generated OpenAPI body has the routes, authorization, authorizer,
+#      endpoint setting, throttling and permissions intended (and broken copies fail)
+#   8. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
+#   9. when release zips exist: the deployed shape (infra/tests/deployed_shape.py): the real binaries under a
+#      Lambda Runtime API, configured by each template, with moto server and the local issuer
 #
 # Prints PASS/FAIL per step and ends with "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -87,7 +91,7 @@ step "sam validate" sam_validate
 # ------------------------------------------------------------------------------------------------ CDK
 # Dummy function code: an empty zip per function. The app never compiles Rust (it only reads zips).
 mkdir -p "$TMP/lambda"
-for f in token protected user admin; do
+for f in token protected user admin authorizer whoami; do
   mkdir -p "$TMP/lambda/$f"
   printf 'PK\005\006\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$TMP/lambda/$f/bootstrap.zip"
 done
@@ -108,14 +112,37 @@ step "CDK assertion tests (node --test)" cdk_tests
 # ------------------------------------------------------------------------------------------------ drift
 drift() { "$VENV/bin/python" "$INFRA/tests/check_drift.py" --sam "$1" --cdk "$CDK_TEMPLATE" --repo "$REPO" "${@:2}"; }
 step_verbose "drift check SAM vs CDK vs Cargo.toml vs code (+ self-test)" drift "$INFRA/template.yaml" --self-test
-# The same check on deliberately broken files must fail (the check cannot pass vacuously end to end).
+# The same check on deliberately broken files must fail with an error the real template does not have (so these
+# steps cannot pass just because the real inputs already fail, e.g. before other branches are merged).
 must_fail() { if "$@"; then echo "expected a failure, got success"; return 1; fi; return 0; }
+drift "$INFRA/template.yaml" >"$TMP/drift-real.log" 2>&1 || true
+drift_rejects() {  # FILE PATTERN
+  local out="$TMP/drift-$(basename "$1").log"
+  if drift "$1" >"$out" 2>&1; then echo "expected a failure, got success"; return 1; fi
+  if ! grep -q -- "$2" "$out"; then echo "no error matching '$2':"; cat "$out"; return 1; fi
+  if grep -q -- "$2" "$TMP/drift-real.log"; then echo "the real template already has '$2'"; return 1; fi
+}
 sed 's/Runtime: provided.al2023/Runtime: provided.al2/' "$INFRA/template.yaml" >"$TMP/broken-runtime.yaml"
-step "drift check rejects a copy with the runtime changed" must_fail drift "$TMP/broken-runtime.yaml"
-sed 's#Path: /api/user#Path: /api/users#' "$INFRA/template.yaml" >"$TMP/broken-route.yaml"
-step "drift check rejects a copy with a route changed" must_fail drift "$TMP/broken-route.yaml"
-sed 's/ApiId: !Ref HttpApi/ApiId: !Ref HttpApiTypo/' "$INFRA/template.yaml" >"$TMP/broken-ref.yaml"
-step "drift check rejects a copy with a dangling !Ref" must_fail drift "$TMP/broken-ref.yaml"
+step "drift check rejects a copy with the runtime changed" drift_rejects "$TMP/broken-runtime.yaml" "runtime 'provided.al2'"
+sed 's#Path: /api/user$#Path: /api/users#' "$INFRA/template.yaml" >"$TMP/broken-route.yaml"
+step "drift check rejects a copy with a route changed" drift_rejects "$TMP/broken-route.yaml" "/api/users"
+sed 's/ApiId: !Ref HttpApi$/ApiId: !Ref HttpApiTypo/' "$INFRA/template.yaml" >"$TMP/broken-ref.yaml"
+step "drift check rejects a copy with a dangling !Ref" drift_rejects "$TMP/broken-ref.yaml" "reference to 'HttpApiTypo'"
+sed 's/Context: \[routeKey\]/Context: []/' "$INFRA/template.yaml" >"$TMP/broken-authorizer.yaml"
+step "drift check rejects an authorizer cached without the route" drift_rejects "$TMP/broken-authorizer.yaml" "routeKey"
+
+# What SAM's own transform makes of the HTTP API (the OpenAPI body it generates), offline.
+sam_transform() { "$VENV/bin/python" "$INFRA/tests/check_sam_transform.py" "$1"; }
+step "SAM transform: routes, authorization, authorizer, endpoint, throttling" sam_transform "$INFRA/template.yaml"
+transform_rejects() {  # FILE PATTERN
+  local out="$TMP/transform-$(basename "$1").log"
+  if sam_transform "$1" >"$out" 2>&1; then echo "expected a failure, got success"; return 1; fi
+  grep -q -- "$2" "$out" || { echo "no error matching '$2':"; cat "$out"; return 1; }
+}
+step "SAM transform check rejects an authorizer cached without the route" \
+  transform_rejects "$TMP/broken-authorizer.yaml" "identitySource"
+sed 's#Path: /m2m/token/iam#Path: /m2m/token/sigv4#' "$INFRA/template.yaml" >"$TMP/broken-iam-path.yaml"
+step "SAM transform check rejects a renamed IAM route" transform_rejects "$TMP/broken-iam-path.yaml" "/m2m/token/iam"
 
 # ------------------------------------------------------------------------------------------------ build script
 step "build-release.sh --help" "$INFRA/build-release.sh" --help
@@ -123,20 +150,20 @@ step "build-release.sh rejects an unknown architecture" must_fail "$INFRA/build-
 step "build-release.sh is valid bash" bash -n "$INFRA/build-release.sh"
 step "upload-page.sh (SAM page upload) against a stub aws CLI" bash "$INFRA/tests/test_upload_page.sh"
 
-# ------------------------------------------------------------------------------------------------ built zips
-# Only when release zips exist (infra/build-release.sh): the real bootstrap binaries against a fake Lambda
-# Runtime API / Secrets Manager / Descope on 127.0.0.1, with the template's environment. arm64 zips run under
-# qemu-aarch64 when it is installed. Never builds anything.
-smoke_ran=0
-for dir in "$REPO/target/lambda-$(uname -m | sed 's/aarch64/arm64/')" "$REPO/target/lambda-arm64"; do
-  ls "$dir"/{token,protected,user,admin}/bootstrap.zip >/dev/null 2>&1 || continue
-  [[ "$dir" == *arm64 && "$(uname -m)" != aarch64 ]] && ! command -v qemu-aarch64 >/dev/null && continue
-  step_verbose "smoke test of the zips in ${dir#"$REPO"/}" \
-    "$VENV/bin/python" "$INFRA/tests/smoke_lambda.py" --zip-dir "$dir" --sam "$INFRA/template.yaml"
-  smoke_ran=1
-  break
-done
-((smoke_ran)) || echo "SKIP  smoke test of release zips (none built for this machine; run infra/build-release.sh host)"
+# ------------------------------------------------------------------------------------------------ deployed shape
+# Only when release zips exist (infra/build-release.sh host): the real bootstrap binaries under a Lambda
+# Runtime API served by the test, configured from the SAM template and from the CDK synth output (parameters at
+# their defaults), the secret in moto server, events as API Gateway sends them after CloudFront's header
+# policy (infra/tests/deployed_shape.py). Never builds anything; needs the local issuer (cargo build --bins).
+zip_dir="$REPO/target/lambda-$(uname -m | sed 's/aarch64/arm64/')"
+issuer_bin="$REPO/target/debug/descope-local"
+if ls "$zip_dir"/{token,protected,user,admin}/bootstrap.zip >/dev/null 2>&1 && [[ -x "$issuer_bin" ]]; then
+  step_verbose "deployed shape: release zips in ${zip_dir#"$REPO"/} with SAM's and CDK's environment" \
+    "$VENV/bin/python" "$INFRA/tests/deployed_shape.py" --zip-dir "$zip_dir" --sam "$INFRA/template.yaml" \
+    --cdk "$CDK_TEMPLATE" --issuer "$issuer_bin"
+else
+  echo "SKIP  deployed shape (no release zips for this machine or no descope-local: run infra/build-release.sh host and cargo build --bins)"
+fi
 
 echo
 if ((failed)); then

@@ -51,11 +51,16 @@ else
   demo_key=dev-reader-key
 fi
 
+# STACK_KEY_CALLERS=any: nothing authenticates callers on this machine, so the development stack lets anyone
+# have the configured key exchanged (in AWS only IAM-authenticated callers may). M2M_CORS_ORIGINS lets a page
+# on another origin call the API (the browser test uses it).
 cat >"$state/functions.env" <<ENV
 DESCOPE_PROJECT_ID=$project
 DESCOPE_BASE_URL=$base_url
 RUST_LOG=${RUST_LOG:-info}
 UI_DIR=$root/ui
+STACK_KEY_CALLERS=any
+CORS_ALLOWED_ORIGINS=${M2M_CORS_ORIGINS:-}
 ENV
 if [[ -n "$demo_key" ]]; then
   cat >>"$state/functions.env" <<ENV

@@ -29,8 +29,12 @@ cargo bench --workspace --no-run --locked
 step "browser, HTTP and interoperability tests (node --test)"
 # One local stack (issuer + cargo lambda watch) for the HTTP and browser tests, stopped on exit.
 stack_out=$(mktemp)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-M2M_PORT=$port setsid bash scripts/local-stack.sh >"$stack_out" 2>"$stack_out.err" &
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+# A second origin, allowed by CORS_ALLOWED_ORIGINS, for the cross-origin browser test (tests/e2e/cors.test.mjs).
+export M2M_SECOND_ORIGIN_PORT
+M2M_SECOND_ORIGIN_PORT=$(free_port)
+M2M_PORT=$port M2M_CORS_ORIGINS="http://127.0.0.1:$M2M_SECOND_ORIGIN_PORT" setsid bash scripts/local-stack.sh >"$stack_out" 2>"$stack_out.err" &
 stack_pid=$!
 trap 'kill -TERM -- -$stack_pid 2>/dev/null || true; wait $stack_pid 2>/dev/null || true; rm -f "$stack_out" "$stack_out.err"' EXIT
 for _ in $(seq 1800); do
@@ -49,7 +53,7 @@ kill -TERM -- -"$stack_pid" 2>/dev/null || true
 step "release zips for this machine's architecture (infra/build-release.sh host)"
 bash infra/build-release.sh host
 
-step "infrastructure checks (with a smoke test of those zips)"
+step "infrastructure checks, and the deployed shape: those zips configured by each template"
 bash infra/test.sh
 
 for extra in scripts/fuzz.sh scripts/schemathesis.sh; do

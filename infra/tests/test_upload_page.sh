@@ -16,6 +16,7 @@ case "$1 $2" in
       *"OutputKey=='DistributionId'"*) echo "E2TESTDIST" ;;
       *"OutputKey=='SiteUrl'"*) echo "https://d111111abcdef8.cloudfront.net" ;;
       *"ParameterKey=='ProjectId'"*) echo "P2testProject" ;;
+      *"ParameterKey=='PageApiBaseUrl'"*) echo "${STUB_API_BASE:-}" ;;
       *) echo "None" ;;
     esac ;;
   "s3 cp") cp "$3" "$STUB_DIR/uploaded-$(basename "$4")" ;;
@@ -38,8 +39,21 @@ import json, sys
 got = json.load(open(sys.argv[1]))
 assert got == {"projectId": "P2testProject", "apiBaseUrl": ""}, got
 PY
+# A stack whose page calls the API on another origin: config.json carries PageApiBaseUrl.
+STUB_BUCKET=test-bucket STUB_API_BASE=https://api.example.com "$INFRA/upload-page.sh" my-stack >"$TMP/out3.log" 2>&1 \
+  || { cat "$TMP/out3.log"; fail "exit $? with PageApiBaseUrl"; }
+python3 - "$TMP/uploaded-config.json" <<'PY' || fail "config.json content with PageApiBaseUrl"
+import json, sys
+got = json.load(open(sys.argv[1]))
+assert got == {"projectId": "P2testProject", "apiBaseUrl": "https://api.example.com"}, got
+PY
+# A value the template would never accept is refused, not written into JSON.
+if STUB_BUCKET=test-bucket STUB_API_BASE='https://x", "evil": "1' "$INFRA/upload-page.sh" my-stack >"$TMP/out4.log" 2>&1; then
+  fail "accepted a malformed PageApiBaseUrl"
+fi
+grep -q "unexpected PageApiBaseUrl" "$TMP/out4.log" || fail "unclear error: $(cat "$TMP/out4.log")"
 : >"$STUB_LOG"
 if "$INFRA/upload-page.sh" missing-stack >"$TMP/out2.log" 2>&1; then fail "succeeded without a bucket"; fi
 grep -q "could not read bucket" "$TMP/out2.log" || fail "unclear error: $(cat "$TMP/out2.log")"
 if grep -q "^aws s3" "$STUB_LOG"; then fail "uploaded although the stack could not be read"; fi
-echo "upload-page.sh: sync, config.json and invalidation as expected"
+echo "upload-page.sh: sync, config.json (same origin and PageApiBaseUrl) and invalidation as expected"

@@ -10,7 +10,7 @@
 // Screenshots go to tests/artifacts/screenshots/ (and also docs/screenshots/ when UPDATE_SCREENSHOTS=1).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,12 @@ const require = createRequire(import.meta.url);
 const repoRoot = path.resolve(here, '..', '..');
 const artifacts = path.join(repoRoot, 'tests', 'artifacts', 'screenshots');
 const docsShots = path.join(repoRoot, 'docs', 'screenshots');
+const uiDir = path.join(repoRoot, 'ui');
+// Every script the page has: the classic theme.js, the entry module app.js and the modules under js/.
+const UI_SCRIPTS = [
+  ...readdirSync(uiDir).filter((f) => f.endsWith('.js')),
+  ...readdirSync(path.join(uiDir, 'js')).filter((f) => f.endsWith('.js')).map((f) => `js/${f}`),
+].sort();
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -166,7 +172,14 @@ async function screenshot(page, name) {
 
 test('page loads under its CSP, fields labelled, project id and demo keys from config.json', async (t) => {
   const { page, finish } = await openPage(t);
+  const scripts = new Set();
+  page.on('response', (r) => {
+    if (r.request().resourceType() === 'script') scripts.add(new URL(r.url()).pathname.replace(/^\//, ''));
+  });
   const res = await load(page);
+  assert.deepEqual([...scripts].sort(), UI_SCRIPTS, 'the page loads every script in ui/ (none missing, none unused)');
+  const preloaded = await page.locator('link[rel="modulepreload"]').evaluateAll((links) => links.map((l) => l.getAttribute('href')));
+  assert.deepEqual(preloaded.sort(), UI_SCRIPTS.filter((f) => f.startsWith('js/')), 'every module is preloaded');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.classList.contains('skip-link')), true, 'Tab reaches the skip link first');
   await page.keyboard.press('Tab');
@@ -188,13 +201,18 @@ test('page loads under its CSP, fields labelled, project id and demo keys from c
   const header = res.headers()['content-security-policy'];
   if (header) assert.match(header, /script-src 'self'/);
 
-  // The access key is masked, with a show/hide toggle.
+  // The access key is masked, with a show/hide toggle, and is no password field: a browser offers to save a
+  // submitted password field in its password manager, and autocomplete is off.
   const key = page.getByLabel('Access key', { exact: true });
-  assert.equal(await key.getAttribute('type'), 'password');
-  await page.getByRole('button', { name: 'Show access key' }).click();
+  const masking = () => key.evaluate((el) => getComputedStyle(el).getPropertyValue('-webkit-text-security'));
   assert.equal(await key.getAttribute('type'), 'text');
+  assert.equal(await key.getAttribute('autocomplete'), 'off');
+  assert.equal(await page.locator('input[type="password"]').count(), 0);
+  assert.equal(await masking(), 'disc');
+  await page.getByRole('button', { name: 'Show access key' }).click();
+  assert.equal(await masking(), 'none');
   await page.getByRole('button', { name: 'Hide access key' }).click();
-  assert.equal(await key.getAttribute('type'), 'password');
+  assert.equal(await masking(), 'disc');
 
   // Demo keys, when config.json lists them, are clickable suggestions.
   const demo = Array.isArray(config.demoAccessKeys) ? config.demoAccessKeys.filter((d) => d && typeof d.key === 'string') : [];
@@ -216,7 +234,7 @@ test('page loads under its CSP, fields labelled, project id and demo keys from c
   assert.deepEqual(unreachable, []);
 
   // No innerHTML-style sinks anywhere in the page's scripts.
-  for (const file of ['app.js', 'theme.js']) {
+  for (const file of UI_SCRIPTS) {
     const src = await (await page.request.get(`${baseUrl}/${file}`)).text();
     assert.doesNotMatch(src, /\.innerHTML\s*=|insertAdjacentHTML|outerHTML\s*=|document\.write|\beval\(|new Function\(/, file);
   }
@@ -357,6 +375,82 @@ test('a wrong access key shows the 401 error (and it shakes)', async (t) => {
   assert.match(await error.textContent(), /Authentication failed: /);
   assert.equal(await error.evaluate((e) => e.classList.contains('shake') || getComputedStyle(e).animationName !== 'none'), true);
   await assertNothingPersisted(page, context, ['this-is-not-a-valid-key']);
+  await finish();
+});
+
+test('after a failed request the previous token is marked as the previous one, API calls off', async (t) => {
+  const { page, context, finish } = await openPage(t);
+  await load(page);
+  const apis = [['protected', 'Try Protected API'], ['user', 'Try User API (requires read:data)'],
+    ['admin', 'Try Admin API (requires admin)']];
+  assert.equal(await getToken(page, { accessKey: 'dev-reader-key', scopes: ['read:data'] }), 200);
+  await page.locator('#token-view').waitFor();
+  const jwt = await page.locator('#jwt').textContent();
+  assert.equal((await callApi(page, 'user', apis[1][1])).status, 200);
+  assert.equal(await page.locator('#token-previous').isVisible(), false, 'a fresh token is not marked');
+  assert.equal(await page.getByRole('heading', { name: 'Your token', exact: true }).count(), 1);
+
+  // A new exchange with a bad key fails: the earlier token must not pass for the new key's.
+  assert.equal(await getToken(page, { accessKey: 'this-is-not-a-valid-key', scopes: ['read:data'] }), 401);
+  await page.locator('#token-error').waitFor();
+  const notice = page.locator('#token-previous');
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /Previous token — the last request failed/);
+  assert.match(await notice.textContent(), /for K2LocalReader, by an earlier request/);
+  assert.equal(await page.getByRole('heading', { name: 'Previous token', exact: true }).count(), 1);
+  assert.equal(await page.getByRole('heading', { name: 'Your token', exact: true }).count(), 0);
+  assert.match(await page.locator('#countdown-value').textContent(), /^previous token · expires in /);
+  assert.match(await page.locator('#countdown').getAttribute('class'), /pill-previous/);
+  assert.match(await page.locator('#token-status').textContent(), /No new token: the token shown is the previous one/);
+  assert.equal(await page.locator('#jwt').textContent(), jwt, 'the earlier token is what is shown');
+  for (const [name, label] of apis) {
+    assert.equal(await page.getByRole('button', { name: label }).isDisabled(), true, `${label} is off`);
+    assert.match(await page.locator(`#expect-${name}`).textContent(), /the last token request failed/);
+  }
+  assert.equal(await page.locator('#result-user .result').count(), 0, "the earlier token's API results are gone");
+  assert.ok(!(await page.locator('body').textContent()).includes('this-is-not-a-valid-key'), 'the failed key is not echoed');
+
+  // "Get a new token" repeats the last successful request: a fresh token, no longer marked.
+  const renewed = page.waitForResponse((r) => r.url().endsWith('/m2m/token'));
+  await page.getByRole('button', { name: 'Get a new token' }).click();
+  assert.equal((await renewed).status(), 200);
+  await page.getByRole('heading', { name: 'Your token', exact: true }).waitFor();
+  assert.equal(await notice.isVisible(), false);
+  assert.match(await page.locator('#countdown-value').textContent(), /^expires in /);
+  assert.equal(await page.locator('#token-error').isVisible(), false);
+  for (const [name, label] of apis) {
+    assert.equal(await page.getByRole('button', { name: label }).isDisabled(), false, `${label} is on again`);
+    assert.doesNotMatch(await page.locator(`#expect-${name}`).textContent(), /failed/);
+  }
+  assert.equal((await callApi(page, 'user', apis[1][1])).status, 200);
+  await assertNothingPersisted(page, context, ['dev-reader-key', 'this-is-not-a-valid-key', jwt]);
+  await finish();
+});
+
+test('effective grants are the token function\'s answer: when it reports none, the page computes none', async (t) => {
+  const { page, context, finish } = await openPage(t);
+  // The token function's real answer with its `scopes` (the effective grants) taken out.
+  const reported = [];
+  await context.route(`${baseUrl}/m2m/token`, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    reported.push(body.scopes);
+    delete body.scopes;
+    return route.fulfill({ response, json: body });
+  });
+  await load(page);
+  assert.equal(await getToken(page, { accessKey: 'dev-admin-key', scopes: ['read:data', 'admin'] }), 200);
+  assert.deepEqual(reported, [['admin', 'read:data']], 'the real answer carried the grants');
+  await page.locator('#token-view').waitFor();
+  const roles = page.locator('#badges .badge-group').filter({ has: page.getByText('Roles', { exact: true }) });
+  assert.ok((await roles.locator('.badge').allTextContents()).includes('admin'), 'the claims are shown');
+  const grants = page.locator('.badge-group-grant');
+  assert.deepEqual(await grants.locator('.badge').allTextContents(), ['not reported by the token function']);
+  assert.match(await grants.textContent(), /does not guess/);
+  assert.match(await page.locator('#expect-user').textContent(), /grants not reported/);
+  assert.match(await page.locator('#expect-admin').textContent(), /grants not reported/);
+  // The API, not the page, decides.
+  assert.equal((await callApi(page, 'admin', 'Try Admin API (requires admin)')).status, 200);
   await finish();
 });
 

@@ -154,6 +154,7 @@ enum Via {
     Token,
 }
 
+#[derive(Clone)]
 enum Input {
     Bearer(String),
     /// Raw `Authorization` header values (each one a header).
@@ -177,6 +178,8 @@ enum Expect {
     NotGranted(&'static str),
     /// 401 from the token function: the provider refused the key.
     AuthFailed,
+    /// 401 from the token function: a public caller sent no key (`An access key is required`).
+    KeyRequired,
 }
 
 struct Case {
@@ -566,6 +569,8 @@ fn table() -> Vec<Case> {
             |c| tok(c.signed(json!({"jku": c.attacker_jwks_url(), "x5u": c.attacker_jwks_url()}), json!({})) ), Pass),
 
         // ---- crit, b64, cty, typ ---------------------------------------------------------------------------
+        case("zip-deflate", "crit-b64-cty-typ", "RFC 7516 §4.1.3 (zip is JWE-only; a JWS carrying it is refused)",
+            |c| tok(c.signed(json!({"zip": "DEF"}), json!({}))), Invalid("header parameter 'zip' is not supported")),
         case("crit-empty-array", "crit-b64-cty-typ", "RFC 7515 §4.1.11 (crit)",
             |c| tok(c.signed(json!({"crit": []}), json!({}))), Invalid("header parameter 'crit' is not supported")),
         case("crit-b64-false", "crit-b64-cty-typ", "RFC 7797 §6 / panva/jose test: unencoded",
@@ -929,11 +934,11 @@ fn table() -> Vec<Case> {
         case("projectId-bool", "token-request", "docs/contract.md section 1",
             |_| body(r#"{"accessKey":"dev-reader-key","projectId":true}"#), BadRequest("'projectId'")).via(Via::Token),
         case("unknown-field", "token-request", "docs/contract.md section 1 (unknown fields)",
-            |_| body(r#"{"accessKey":"dev-reader-key","roles":["admin"]}"#), BadRequest("Unknown field 'roles'")).via(Via::Token),
+            |_| body(r#"{"accessKey":"dev-reader-key","roles":["admin"]}"#), BadRequest("unknown field")).via(Via::Token),
         case("proto-pollution", "token-request", "aws-jwt-verify test: safeJsonParse prevents prototype pollution",
-            |_| body(r#"{"accessKey":"dev-reader-key","__proto__":{"scopes":["admin"]}}"#), BadRequest("Unknown field '__proto__'")).via(Via::Token),
+            |_| body(r#"{"accessKey":"dev-reader-key","__proto__":{"scopes":["admin"]}}"#), BadRequest("unknown field")).via(Via::Token),
         case("constructor-key", "token-request", "aws-jwt-verify test: safeJsonParse removes __proto__ and constructor",
-            |_| body(r#"{"constructor":{"prototype":{"admin":true}}}"#), BadRequest("Unknown field 'constructor'")).via(Via::Token),
+            |_| body(r#"{"constructor":{"prototype":{"admin":true}}}"#), BadRequest("unknown field")).via(Via::Token),
         case("33-scopes", "token-request", "docs/contract.md section 1 (at most 32 scopes)",
             |_| body(json!({"accessKey": "dev-reader-key", "scopes": (0..33).map(|i| format!("s{i:02}")).collect::<Vec<_>>()}).to_string()),
             BadRequest("at most 32")).via(Via::Token),
@@ -988,6 +993,20 @@ fn table() -> Vec<Case> {
             |_| body(r#"{"accessKey":"dev-reader-key","scopes":NaN}"#), BadRequest("JSON object")).via(Via::Token),
         case("scope-self-grant", "token-request", "docs/contract.md section 1 / §4 (the sample's self-grant)",
             |_| body(r#"{"accessKey":"dev-nogrants-key","scopes":["admin"]}"#), NotGranted("admin")).via(Via::Token),
+        case("unknown-field-null", "token-request", "docs/contract.md section 1 (unknown fields, whatever their value)",
+            |_| body(r#"{"accessKey":"dev-reader-key","bogus":null}"#), BadRequest("unknown field")).via(Via::Token),
+        case("unknown-field-name-not-echoed", "token-request", "docs/contract.md section 1 (no error echoes input)",
+            |_| body(r#"{"accessKey":"dev-reader-key","<img src=x onerror=alert(1)>":1}"#), BadRequest("unknown field")).via(Via::Token),
+        case("projectId-without-accessKey", "token-request", "docs/contract.md section 1 (the stack's key never pairs with a caller's project)",
+            |_| body(r#"{"projectId":"P2LocalDevProject"}"#), BadRequest("'projectId' can only be sent with 'accessKey'")).via(Via::Token),
+        case("no-key-public-caller", "token-request", "docs/contract.md section 1 (the stack's key is for trusted callers only)",
+            |_| body("{}"), KeyRequired).via(Via::Token),
+        case("no-key-empty-body", "token-request", "docs/contract.md section 1",
+            |_| body(""), KeyRequired).via(Via::Token),
+        case("no-key-chosen-tenant", "token-request", "docs/contract.md section 1 (a tenant of the stack's key)",
+            |_| body(r#"{"tenant":"T2Acme","scopes":["admin"]}"#), KeyRequired).via(Via::Token),
+        case("no-key-null-key", "token-request", "docs/contract.md section 1 (null counts as absent)",
+            |_| body(r#"{"accessKey":null}"#), KeyRequired).via(Via::Token),
 
         // ---- the Authorization header -----------------------------------------------------------------------
         case("two-authorization-headers", "authorization-header", "RFC 7230 §3.2.2 (ambiguous repeated header)",
@@ -1065,9 +1084,14 @@ fn token_request(body: Vec<u8>) -> Request {
         .unwrap()
 }
 
-/// Status, error text and `WWW-Authenticate` of one case.
-async fn outcome(ctx: &Ctx, apis: &Apis, case: &Case) -> (u16, String, Option<String>) {
-    let input = (case.input)(ctx);
+/// Status, error text and `WWW-Authenticate` of one case, for its `input` (built once by the table runner,
+/// so that a second pass presents the very same bytes).
+async fn outcome(
+    ctx: &Ctx,
+    apis: &Apis,
+    case: &Case,
+    input: Input,
+) -> (u16, String, Option<String>) {
     let protection = match case.via {
         Via::User => USER,
         Via::Admin => ADMIN,
@@ -1140,6 +1164,7 @@ fn mismatch(case: &Case, (status, error, www): &(u16, String, Option<String>)) -
             *status == 403 && *error == format!("Scope not granted to this access key: '{scope}'")
         }
         Expect::AuthFailed => *status == 401 && error.starts_with("Authentication failed: "),
+        Expect::KeyRequired => *status == 401 && error == "An access key is required",
     };
     (!ok).then(|| {
         format!(
@@ -1171,6 +1196,16 @@ async fn context() -> Ctx {
     }
 }
 
+/// What the verified-token caches of all the protected functions hold and have answered.
+fn cache_totals(apis: &Apis) -> (u64, usize) {
+    apis.protected
+        .values()
+        .fold((0, 0), |(hits, entries), api| {
+            let stats = api.verifier().cache_stats();
+            (hits + stats.hits, entries + stats.entries)
+        })
+}
+
 #[tokio::test]
 async fn the_attack_table() {
     let ctx = context().await;
@@ -1181,12 +1216,48 @@ async fn the_attack_table() {
         assert!(ids.insert(case.id), "duplicate case id {}", case.id);
         assert!(!case.anchor.is_empty(), "{} has no anchor", case.id);
     }
+    let inputs: Vec<Input> = cases.iter().map(|case| (case.input)(&ctx)).collect();
     let mut failures = Vec::new();
     let mut by_class: BTreeMap<&str, usize> = BTreeMap::new();
-    for case in &cases {
-        *by_class.entry(case.class).or_default() += 1;
-        if let Some(problem) = mismatch(case, &outcome(&ctx, &apis, case).await) {
-            failures.push(problem);
+    let mut cold = Vec::new();
+    // The table twice over the same inputs: cold (every token checked in full), then warm (every token that
+    // passed before is now in a verified-token cache). Both passes must give the very same answers.
+    for warm in [false, true] {
+        for (index, (case, input)) in cases.iter().zip(&inputs).enumerate() {
+            if !warm {
+                *by_class.entry(case.class).or_default() += 1;
+            }
+            let (hits_before, entries_before) = cache_totals(&apis);
+            let result = outcome(&ctx, &apis, case, input.clone()).await;
+            let (hits, entries) = cache_totals(&apis);
+            if let Some(problem) = mismatch(case, &result) {
+                failures.push(format!(
+                    "{} pass: {problem}",
+                    if warm { "warm" } else { "cold" }
+                ));
+            }
+            let verified = result.0 == 200 || result.0 == 403;
+            if !verified && (hits != hits_before || entries != entries_before) {
+                failures.push(format!(
+                    "{}: refused, yet answered from or added to a cache",
+                    case.id
+                ));
+            }
+            let verifies = !matches!(case.via, Via::Token) && matches!(input, Input::Bearer(_));
+            if warm && verified && verifies && (hits == hits_before || entries != entries_before) {
+                failures.push(format!(
+                    "{}: passed before, yet not answered from the cache",
+                    case.id
+                ));
+            }
+            if warm && result != cold[index] {
+                failures.push(format!(
+                    "{}: cold {:?}, warm {result:?}",
+                    case.id, cold[index]
+                ));
+            } else if !warm {
+                cold.push(result);
+            }
         }
     }
     println!("attack table: {} cases", cases.len());

@@ -143,26 +143,81 @@ async fn rejected_keys_are_401_with_the_providers_reason() {
 }
 
 #[tokio::test]
-async fn default_credentials_come_from_the_environment() {
+async fn the_stack_key_is_exchanged_for_trusted_callers_only() {
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[("DESCOPE_ACCESS_KEY", "dev-admin-key")]);
-    let reply = exchange(&api, json!({})).await;
+    // A public caller who brings no key gets no token, whatever else it asks for.
+    for body in [
+        json!({}),
+        json!({"tenant": "T2Acme"}),
+        json!({"scopes": ["admin"]}),
+    ] {
+        let reply = exchange(&api, body.clone()).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (401, "An access key is required"),
+            "{body}"
+        );
+        assert!(reply.body.get("jwt").is_none());
+    }
+    let empty_body = call(&api, request("POST", "/m2m/token", &[], None)).await;
+    assert_eq!(empty_body.status, 401);
+    // Headers cannot claim an IAM identity: only API Gateway's request context can.
+    let forged = call(
+        &api,
+        request(
+            "POST",
+            "/m2m/token/iam",
+            &[
+                ("x-amz-user-arn", "arn:aws:iam::123456789012:root"),
+                ("authorization", "AWS4-HMAC-SHA256 Credential=AKIA/x"),
+            ],
+            Some("{}"),
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, 401);
+
+    // A caller API Gateway authenticated with IAM gets the stack's key.
+    let reply = exchange_as_iam_caller(&api, json!({})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["decodedPayload"]["sub"], "K2LocalAdmin");
-    let empty_body = call(&api, request("POST", "/m2m/token", &[], None)).await;
-    assert_eq!(empty_body.status, 200);
-    // The request's key wins over the configured one.
+    // The caller's own key wins over the configured one, for anyone.
     let reply = exchange(&api, json!({"accessKey": "dev-reader-key"})).await;
     assert_eq!(reply.body["decodedPayload"]["sub"], "K2LocalReader");
+    let reply = exchange_as_iam_caller(&api, json!({"accessKey": "dev-reader-key"})).await;
+    assert_eq!(reply.body["decodedPayload"]["sub"], "K2LocalReader");
+
+    // The development stack trusts every caller, and says so explicitly.
+    let local = token_api(
+        &issuer,
+        &[
+            ("DESCOPE_ACCESS_KEY", "dev-admin-key"),
+            ("STACK_KEY_CALLERS", "any"),
+        ],
+    );
+    let reply = exchange(&local, json!({})).await;
+    assert_eq!(reply.body["decodedPayload"]["sub"], "K2LocalAdmin");
 }
 
 #[tokio::test]
-async fn no_credentials_and_disabled_overrides_are_400() {
+async fn named_projects_follow_the_override_rules() {
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[]);
-    let reply = exchange(&api, json!({})).await;
+    // A trusted caller with nothing configured: 400.
+    let reply = exchange_as_iam_caller(&api, json!({})).await;
     assert_eq!(reply.status, 400);
     assert!(reply.error().contains("No access key"), "{}", reply.error());
+    // A project without a key would pair the caller's choice with the stack's key.
+    let reply = exchange_as_iam_caller(&api, json!({"projectId": PROJECT})).await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply
+            .error()
+            .contains("'projectId' can only be sent with 'accessKey'"),
+        "{}",
+        reply.error()
+    );
 
     let locked = token_api(
         &issuer,
@@ -171,18 +226,58 @@ async fn no_credentials_and_disabled_overrides_are_400() {
             ("ALLOW_CREDENTIAL_OVERRIDE", "false"),
         ],
     );
-    assert_eq!(exchange(&locked, json!({})).await.status, 200);
-    let reply = exchange(&locked, json!({"accessKey": "dev-admin-key"})).await;
-    assert_eq!(reply.status, 400);
+    assert_eq!(exchange_as_iam_caller(&locked, json!({})).await.status, 200);
+    // Overrides off: the caller's own key is still exchanged, with or without the configured project id
+    // (the deployed page always sends it).
+    let own = exchange(&locked, json!({"accessKey": "dev-admin-key"})).await;
+    assert_eq!(own.body["decodedPayload"]["sub"], "K2LocalAdmin");
+    let page = exchange(
+        &locked,
+        json!({"projectId": PROJECT, "accessKey": "dev-admin-key"}),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let other = exchange(
+        &locked,
+        json!({"projectId": "P2SomeoneElse", "accessKey": "dev-admin-key"}),
+    )
+    .await;
+    assert_eq!(other.status, 400);
     assert!(
-        reply.error().contains("'accessKey'") && reply.error().contains("overrides are disabled")
+        other.error().contains("overrides are disabled"),
+        "{}",
+        other.error()
     );
-    assert_eq!(
-        exchange(&locked, json!({"projectId": PROJECT}))
-            .await
-            .status,
-        400
+
+    // Overrides on, with a list: only listed projects (and the configured one) may be named.
+    let listed = token_api(&issuer, &[("ALLOWED_PROJECT_IDS", "P2Partner")]);
+    let refused = exchange(
+        &listed,
+        json!({"projectId": "P2SomeoneElse", "accessKey": "dev-admin-key"}),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .error()
+            .contains("not a project this deployment accepts"),
+        "{}",
+        refused.error()
     );
+    assert!(!refused.error().contains("P2SomeoneElse"));
+    let configured = exchange(
+        &listed,
+        json!({"projectId": PROJECT, "accessKey": "dev-admin-key"}),
+    )
+    .await;
+    assert_eq!(configured.status, 200, "{}", configured.body);
+    // A listed project reaches the provider (which does not know it here: its refusal, not ours).
+    let partner = exchange(
+        &listed,
+        json!({"projectId": "P2Partner", "accessKey": "dev-admin-key"}),
+    )
+    .await;
+    assert_eq!(partner.status, 401, "{}", partner.body);
 }
 
 #[tokio::test]
@@ -198,7 +293,8 @@ async fn invalid_bodies_are_400_naming_the_field() {
         (r#"{"scopes": "read:data"}"#, "'scopes'"),
         (r#"{"scopes": [1]}"#, "'scopes[0]'"),
         (r#"{"tenant": ""}"#, "'tenant'"),
-        (r#"{"admin": true}"#, "Unknown field 'admin'"),
+        (r#"{"admin": true}"#, "unknown field"),
+        (r#"{"admin": null}"#, "unknown field"),
         (r#"{"scopes": [], "scopes": ["admin"]}"#, "duplicate"),
     ] {
         let reply = call(&api, post_json("/m2m/token", body)).await;

@@ -312,7 +312,40 @@ async fn odd_but_valid_key_documents_are_read_and_broken_ones_are_not() {
         let api = protected_api(&issuer, PROTECTED, &[]);
         let reply = call(&api, bearer("/a", &token)).await;
         assert_eq!(reply.status, status, "{name}: {}", reply.body);
+        if status == 503 {
+            // A key set with no usable key is a failed fetch: the back-off applies, nothing is refetched.
+            assert_eq!(call(&api, bearer("/a", &token)).await.status, 503, "{name}");
+            assert_eq!(api.verifier().keys().fetch_count(), 1, "{name}");
+        }
     }
+}
+
+#[tokio::test]
+async fn cached_keys_stop_being_trusted_after_the_maximum_staleness() {
+    let issuer = start_issuer().await;
+    // Fresh for 1 s, trusted for 2 s in all while every refresh fails.
+    let api = protected_api(
+        &issuer,
+        PROTECTED,
+        &[("JWKS_CACHE_SECONDS", "1"), ("JWKS_MAX_STALE_SECONDS", "2")],
+    );
+    let token = signed(&issuer, json!({}), json!({}));
+    assert_eq!(call(&api, bearer("/a", &token)).await.status, 200);
+    issuer.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Stale, the refresh fails: still trusted (within 2 s of the last good fetch).
+    let reply = call(&api, bearer("/a", &token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Past the maximum staleness: a key that may have been revoked is no longer accepted.
+    let reply = call(&api, bearer("/a", &token)).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (503, "Signing keys unavailable"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.header("retry-after").parse::<u64>().unwrap() >= 1);
 }
 
 #[tokio::test]
@@ -417,6 +450,14 @@ async fn weak_and_malformed_keys_are_ignored() {
         ("use with a space", with(json!({"use": "sig "})), &[], 503),
         ("no kid", with(json!({"kid": null})), &[], 503),
         ("n not base64url", with(json!({"n": "+/+/"})), &[], 503),
+        // An empty modulus once underflowed the bit count (a panic in debug builds).
+        ("n empty", with(json!({"n": ""})), &[], 503),
+        (
+            "n all zero bytes",
+            with(json!({"n": b64([0u8; 256])})),
+            &[],
+            503,
+        ),
         (
             "EC point not on the curve",
             p256_point(1),

@@ -19,7 +19,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 async fn reports(request: Request) -> Result<Response<Body>, Infallible> {
     let token = request
         .extensions()
-        .get::<VerifiedToken>()
+        .get::<Arc<VerifiedToken>>()
         .expect("the layer put the verified token in the extensions");
     let body = json!({"sub": token.claims["sub"], "grants": token.grants.to_vec()});
     Ok(m2m_api::json_response(StatusCode::OK, &body))
@@ -119,7 +119,7 @@ async fn the_layer_protects_an_axum_router() {
     let tokens = token_api(&issuer, &[]);
     let reader = token_for(&tokens, "dev-reader-key", &[]).await;
     let nogrants = token_for(&tokens, "dev-nogrants-key", &[]).await;
-    async fn handler(Extension(token): Extension<VerifiedToken>) -> axum::Json<Value> {
+    async fn handler(Extension(token): Extension<Arc<VerifiedToken>>) -> axum::Json<Value> {
         axum::Json(json!({"sub": token.claims["sub"], "exp": token.expires_at}))
     }
     let router = axum::Router::new()

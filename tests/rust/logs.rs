@@ -224,11 +224,13 @@ async fn token_paths(issuer: &descope_local::RunningIssuer, secrets: &mut Secret
         assert_eq!(reply.status, 400);
         secrets.reply(&reply);
     }
-    let reply = exchange(&with_default, json!({})).await;
+    let reply = exchange_as_iam_caller(&with_default, json!({})).await;
     assert_eq!(reply.status, 200);
     secrets.reply(&reply);
     for body in [json!({}), json!({"accessKey": "dev-admin-key"})] {
-        let reply = exchange(&locked, body).await;
+        let reply = exchange(&locked, body.clone()).await;
+        secrets.reply(&reply);
+        let reply = exchange_as_iam_caller(&locked, body).await;
         secrets.reply(&reply);
     }
     // Provider faults: each status, garbage, HTML, a foreign signature, a redirect, a timeout.

@@ -7,8 +7,8 @@
 //! fails with a message saying so. Nothing is skipped.
 
 use m2m_api::{
-    ADMIN, AuthConfig, Cors, CredentialSettings, PROTECTED, ProtectedApi, Protection, TokenApi,
-    TokenSettings, USER,
+    ADMIN, AuthConfig, Cors, CredentialKind, CredentialSettings, PROTECTED, ProtectedApi,
+    Protection, TokenApi, TokenSettings, USER,
 };
 use m2m_tests::*;
 use serde_json::{Value, json};
@@ -133,8 +133,9 @@ impl OidcProvider {
     /// The token function with AUTH_PROVIDER=oidc, plus `extra` variables (which win).
     fn token_api(&self, extra: &[(&str, &str)]) -> TokenApi {
         let auth = AuthConfig::from_lookup(self.lookup(extra)).expect("valid oidc configuration");
-        let credentials = CredentialSettings::from_lookup(true, self.lookup(extra))
-            .expect("valid credentials configuration");
+        let credentials =
+            CredentialSettings::from_lookup(CredentialKind::OAuthClient, self.lookup(extra))
+                .expect("valid credentials configuration");
         TokenApi::new(TokenSettings {
             auth,
             credentials,
@@ -182,14 +183,7 @@ impl OidcProvider {
 }
 
 fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 impl Drop for OidcProvider {
@@ -311,12 +305,19 @@ async fn default_client_credentials_come_from_the_environment() {
         ("OIDC_CLIENT_ID", FULL_CLIENT.0),
         ("OIDC_CLIENT_SECRET", FULL_CLIENT.1),
     ]);
-    let reply = exchange(&api, json!({"scopes": ["admin"]})).await;
+    let reply = exchange_as_iam_caller(&api, json!({"scopes": ["admin"]})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["decodedPayload"]["client_id"], FULL_CLIENT.0);
     assert_eq!(reply.body["scopes"], json!(["admin"]));
-    let empty = call(&api, request("POST", "/m2m/token", &[], None)).await;
+    let empty = call(
+        &api,
+        from_iam_caller(request("POST", "/m2m/token", &[], None)),
+    )
+    .await;
     assert_eq!(empty.status, 200, "{}", empty.body);
+    // The stack's client is for trusted callers only.
+    let public = call(&api, request("POST", "/m2m/token", &[], None)).await;
+    assert_eq!(public.status, 401, "{}", public.body);
 
     // Overrides disabled: the configured client only.
     let locked = provider.token_api(&[
@@ -324,7 +325,7 @@ async fn default_client_credentials_come_from_the_environment() {
         ("OIDC_CLIENT_SECRET", READER_CLIENT.1),
         ("ALLOW_CREDENTIAL_OVERRIDE", "false"),
     ]);
-    let reply = exchange(&locked, json!({"scopes": ["read:data"]})).await;
+    let reply = exchange_as_iam_caller(&locked, json!({"scopes": ["read:data"]})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let reply = exchange(&locked, credentials(FULL_CLIENT, &["admin"])).await;
     assert_eq!(reply.status, 400);

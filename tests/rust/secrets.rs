@@ -152,7 +152,7 @@ async fn sdk_client(endpoint: &str) -> sm::Client {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ];
-    CredentialSettings::from_lookup(false, lookup(&vars))
+    CredentialSettings::from_lookup(m2m_api::CredentialKind::DescopeAccessKey, lookup(&vars))
         .expect("valid settings")
         .secrets_manager_client()
         .await
@@ -273,7 +273,7 @@ async fn the_secret_is_read_on_first_need_and_then_reused() {
     assert_eq!(reads(&api), 0);
     assert_eq!(moto.get_secret_value_calls().await, 0);
     for _ in 0..10 {
-        let reply = exchange(&api, json!({})).await;
+        let reply = exchange_as_iam_caller(&api, json!({})).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(subject(&reply), "K2LocalAdmin");
         assert!(!reply.body.to_string().contains("dev-admin-key"));
@@ -295,7 +295,7 @@ async fn the_secret_is_read_on_first_need_and_then_reused() {
         SECRET_ID,
         &[("DESCOPE_PROJECT_ID", "")],
     );
-    let reply = exchange(&api, json!({"scopes": ["admin"]})).await;
+    let reply = exchange_as_iam_caller(&api, json!({"scopes": ["admin"]})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(subject(&reply), "K2LocalAdmin");
     assert_eq!(reply.body["scopes"], json!(["admin"]));
@@ -310,7 +310,7 @@ async fn concurrent_first_requests_share_one_read() {
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let api = api.clone();
-        requests.spawn(async move { exchange(&api, json!({})).await });
+        requests.spawn(async move { exchange_as_iam_caller(&api, json!({})).await });
     }
     while let Some(reply) = requests.join_next().await {
         let reply = reply.unwrap();
@@ -331,12 +331,12 @@ async fn a_rotated_secret_is_used_after_the_cache_time_and_not_before() {
         SECRET_ID,
         &[("SECRET_CACHE_SECONDS", "1")],
     );
-    let first = exchange(&api, json!({})).await;
+    let first = exchange_as_iam_caller(&api, json!({})).await;
     let read_at = Instant::now();
     assert_eq!(subject(&first), "K2LocalAdmin", "{}", first.body);
 
     moto.put(SECRET_ID, READER_SECRET).await;
-    let cached = exchange(&api, json!({})).await;
+    let cached = exchange_as_iam_caller(&api, json!({})).await;
     assert!(
         read_at.elapsed() < Duration::from_millis(900),
         "too slow to check the cache time"
@@ -350,7 +350,7 @@ async fn a_rotated_secret_is_used_after_the_cache_time_and_not_before() {
 
     tokio::time::sleep(Duration::from_millis(1100).saturating_sub(read_at.elapsed())).await;
     for _ in 0..3 {
-        let rotated = exchange(&api, json!({})).await;
+        let rotated = exchange_as_iam_caller(&api, json!({})).await;
         assert_eq!(rotated.status, 200, "{}", rotated.body);
         assert_eq!(subject(&rotated), "K2LocalReader");
     }
@@ -358,7 +358,7 @@ async fn a_rotated_secret_is_used_after_the_cache_time_and_not_before() {
 }
 
 #[tokio::test]
-async fn precedence_is_body_then_secret_then_environment() {
+async fn the_secret_serves_trusted_callers_only_and_the_callers_own_key_wins() {
     let (issuer, moto) = tokio::join!(start_issuer(), Moto::start());
     moto.create(SECRET_ID, ADMIN_SECRET).await;
     let env_key = [("DESCOPE_ACCESS_KEY", "dev-reader-key")];
@@ -371,40 +371,62 @@ async fn precedence_is_body_then_secret_then_environment() {
     )
     .await;
     assert_eq!(subject(&own), "K2LocalTenant", "{}", own.body);
-    // Nor does an accessKey alone while DESCOPE_PROJECT_ID is configured.
+    // Nor does an accessKey alone (it pairs with DESCOPE_PROJECT_ID).
     let key_only = exchange(&api, json!({"accessKey": "dev-tenant-key"})).await;
     assert_eq!(subject(&key_only), "K2LocalTenant", "{}", key_only.body);
+    // A public caller without a key gets no token, and the secret is not even read for it.
+    let anonymous = exchange(&api, json!({"tenant": "T2Acme"})).await;
+    assert_eq!(
+        (anonymous.status, anonymous.error()),
+        (401, "An access key is required")
+    );
+    assert!(anonymous.body.get("jwt").is_none());
     assert_eq!((reads(&api), moto.get_secret_value_calls().await), (0, 0));
 
-    // The secret beats DESCOPE_ACCESS_KEY.
-    let secret = exchange(&api, json!({})).await;
+    // An IAM-authenticated caller gets the secret's key, which beats DESCOPE_ACCESS_KEY.
+    let secret = exchange_as_iam_caller(&api, json!({})).await;
     assert_eq!(subject(&secret), "K2LocalAdmin", "{}", secret.body);
-    // The body still beats a cached secret.
-    let body = exchange(&api, json!({"accessKey": "dev-tenant-key"})).await;
+    // The body still beats a cached secret, for an IAM caller too.
+    let body = exchange_as_iam_caller(&api, json!({"accessKey": "dev-tenant-key"})).await;
     assert_eq!(subject(&body), "K2LocalTenant", "{}", body.body);
     assert_eq!((reads(&api), moto.get_secret_value_calls().await), (1, 1));
 
-    // An accessKey alone with no configured project takes the secret's projectId.
+    // With no configured project, the secret's projectId serves the stack's key.
     let api = secret_api(
         &issuer,
         &moto.url(),
         SECRET_ID,
         &[("DESCOPE_PROJECT_ID", "")],
     );
+    let stack = exchange_as_iam_caller(&api, json!({})).await;
+    assert_eq!(subject(&stack), "K2LocalAdmin", "{}", stack.body);
+    // ... but a caller's own key is not paired with the stack's project: it must name its project.
     let key_only = exchange(&api, json!({"accessKey": "dev-reader-key"})).await;
-    assert_eq!(subject(&key_only), "K2LocalReader", "{}", key_only.body);
+    assert_eq!(key_only.status, 400, "{}", key_only.body);
+    assert!(
+        key_only.error().contains("No project id"),
+        "{}",
+        key_only.error()
+    );
     assert_eq!((reads(&api), moto.get_secret_value_calls().await), (1, 2));
 
-    // With overrides disabled the body's key is refused, and nothing is read for it.
+    // With overrides disabled the caller's own key is still accepted with the configured project (what the
+    // deployed page sends); another project is refused, and nothing is read for it.
     let locked = secret_api(
         &issuer,
         &moto.url(),
         SECRET_ID,
         &[("ALLOW_CREDENTIAL_OVERRIDE", "false")],
     );
-    let refused = exchange(
+    let page = exchange(
         &locked,
         json!({"projectId": PROJECT, "accessKey": "dev-reader-key"}),
+    )
+    .await;
+    assert_eq!(subject(&page), "K2LocalReader", "{}", page.body);
+    let refused = exchange(
+        &locked,
+        json!({"projectId": "P2SomeoneElse", "accessKey": "dev-reader-key"}),
     )
     .await;
     assert_eq!(refused.status, 400);
@@ -414,11 +436,14 @@ async fn precedence_is_body_then_secret_then_environment() {
         refused.error()
     );
     assert_eq!(reads(&locked), 0);
-    assert_eq!(subject(&exchange(&locked, json!({})).await), "K2LocalAdmin");
+    assert_eq!(
+        subject(&exchange_as_iam_caller(&locked, json!({})).await),
+        "K2LocalAdmin"
+    );
 
-    // Neither a secret nor DESCOPE_ACCESS_KEY: 400.
+    // Neither a secret nor DESCOPE_ACCESS_KEY, for a trusted caller: 400.
     let bare = token_api(&issuer, &[]);
-    let reply = exchange(&bare, json!({})).await;
+    let reply = exchange_as_iam_caller(&bare, json!({})).await;
     assert_eq!(reply.status, 400);
     assert!(
         reply
@@ -485,7 +510,7 @@ async fn unusable_secrets_are_a_generic_500_logged_once_and_retried() {
         }
         let api = secret_api(&issuer, &moto.url(), id, &[]);
         logs.clear();
-        let reply = exchange(&api, json!({})).await;
+        let reply = exchange_as_iam_caller(&api, json!({})).await;
         assert_generic_500(&reply, hidden);
         logs.assert_logged_once(id, cause, hidden);
         assert_eq!(reads(&api), 1);
@@ -495,7 +520,7 @@ async fn unusable_secrets_are_a_generic_500_logged_once_and_retried() {
             None => moto.create(id, ADMIN_SECRET).await,
             Some(_) => moto.put(id, ADMIN_SECRET).await,
         }
-        let fixed = exchange(&api, json!({})).await;
+        let fixed = exchange_as_iam_caller(&api, json!({})).await;
         assert_eq!(fixed.status, 200, "{id}: {}", fixed.body);
         assert_eq!(subject(&fixed), "K2LocalAdmin");
         assert_eq!(reads(&api), 2, "{id}");
@@ -511,7 +536,10 @@ async fn unusable_secrets_are_a_generic_500_logged_once_and_retried() {
         .expect("create_secret");
     let api = secret_api(&issuer, &moto.url(), "m2m/binary", &[]);
     logs.clear();
-    assert_generic_500(&exchange(&api, json!({})).await, &["dev-admin-key"]);
+    assert_generic_500(
+        &exchange_as_iam_caller(&api, json!({})).await,
+        &["dev-admin-key"],
+    );
     logs.assert_logged_once("m2m/binary", "no string value", &["dev-admin-key"]);
     assert_eq!(moto.get_secret_value_calls().await, 2 * cases.len() + 1);
 }
@@ -569,11 +597,11 @@ async fn access_denied_is_a_generic_500() {
             ("AWS_SECRET_ACCESS_KEY", &secret_key),
         ],
     );
-    let reply = exchange(&api, json!({})).await;
+    let reply = exchange_as_iam_caller(&api, json!({})).await;
     assert_generic_500(&reply, &["dev-admin-key", &secret_key]);
     logs.assert_logged_once(SECRET_ID, "HTTP 403", &["dev-admin-key", &secret_key]);
     // Still denied on the next request, which reads again.
-    assert_generic_500(&exchange(&api, json!({})).await, &[]);
+    assert_generic_500(&exchange_as_iam_caller(&api, json!({})).await, &[]);
     assert_eq!(reads(&api), 2);
 }
 
@@ -610,7 +638,7 @@ async fn an_unreachable_or_silent_service_is_a_500_within_the_timeout() {
     let timed = |api: &'static str, started: Instant| {
         let api = if api == "refused" { &refused } else { &slow };
         async move {
-            let reply = exchange(api, json!({})).await;
+            let reply = exchange_as_iam_caller(api, json!({})).await;
             (reply, started.elapsed())
         }
     };

@@ -63,8 +63,9 @@ pub fn token_api(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> TokenApi {
     let all = with_issuer(issuer, vars);
     let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let auth = AuthConfig::from_lookup(lookup(&refs)).expect("valid auth configuration");
-    let credentials = CredentialSettings::from_lookup(false, lookup(&refs))
-        .expect("valid credential configuration");
+    let credentials =
+        CredentialSettings::from_lookup(m2m_api::CredentialKind::DescopeAccessKey, lookup(&refs))
+            .expect("valid credential configuration");
     TokenApi::new(TokenSettings {
         auth,
         credentials,
@@ -195,6 +196,33 @@ pub fn reply(response: Response<Body>) -> Reply {
 /// `POST /m2m/token` with this body.
 pub async fn exchange(api: &TokenApi, body: Value) -> Reply {
     call(api, post_json("/m2m/token", &body.to_string())).await
+}
+
+/// `request` as API Gateway hands it over from a route with IAM authorization: the SigV4 signer's identity
+/// in `requestContext.authorizer.iam` (which no header can forge).
+pub fn from_iam_caller(request: Request) -> Request {
+    use lambda_http::RequestExt;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
+        ApiGatewayV2httpRequestContext,
+    };
+    let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
+    iam.user_arn = Some("arn:aws:sts::123456789012:assumed-role/reporting-job/i-0abc".into());
+    iam.account_id = Some("123456789012".into());
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.iam = Some(iam);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context))
+}
+
+/// `POST /m2m/token/iam` with this body, from a caller API Gateway authenticated with IAM.
+pub async fn exchange_as_iam_caller(api: &TokenApi, body: Value) -> Reply {
+    call(
+        api,
+        from_iam_caller(post_json("/m2m/token/iam", &body.to_string())),
+    )
+    .await
 }
 
 /// One exchange of the reader key through a token function whose issuer answers with `fault`, and how

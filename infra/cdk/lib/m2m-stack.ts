@@ -9,7 +9,7 @@ import {
   Aws,
   CfnCondition,
   CfnOutput,
-  CfnParameter,
+  CfnRule,
   Duration,
   Fn,
   RemovalPolicy,
@@ -19,6 +19,7 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -29,21 +30,20 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { FUNCTIONS, FunctionSpec, RouteSpec, TOKEN_ROUTE_KEYS, idOf } from './functions';
+import { INFRA_DIR, addAlarms, addDashboard } from './observability';
+import { Parameters, defineParameters } from './parameters';
 
-/** The deployed functions: binary name (= cargo package), route, and whether it verifies tokens for an API. */
-export const FUNCTIONS = [
-  { name: 'token', path: '/m2m/token', description: 'POST /m2m/token - exchanges a Descope access key for a JWT' },
-  { name: 'protected', path: '/api/protected', description: 'POST /api/protected - any valid token' },
-  { name: 'user', path: '/api/user', description: 'POST /api/user - requires the read:data grant' },
-  { name: 'admin', path: '/api/admin', description: 'POST /api/admin - requires the admin grant' },
-] as const;
+export { FUNCTIONS } from './functions';
 
-export type FunctionName = (typeof FUNCTIONS)[number]['name'];
-
-/** The security headers CloudFront adds to every response (the page works under this CSP). */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/**
+ * The CloudFront Content-Security-Policy as a Fn::Sub template; `${ApiOrigin}` is " <origin of PageApiBaseUrl>"
+ * or "". The one source is infra/content-security-policy.txt (the SAM template holds a copy the drift check
+ * compares with it).
+ */
+export const CONTENT_SECURITY_POLICY_TEMPLATE = fs
+  .readFileSync(path.join(INFRA_DIR, 'content-security-policy.txt'), 'utf8')
+  .trim();
 
 export interface M2mStackProps extends StackProps {
   /** Folder with <name>/bootstrap.zip for every function (cargo lambda build --output-format zip --lambda-dir). */
@@ -55,179 +55,124 @@ export interface M2mStackProps extends StackProps {
 export class M2mStack extends Stack {
   constructor(scope: Construct, id: string, props: M2mStackProps) {
     super(scope, id, props);
+    const params = defineParameters(this);
+    const str = (name: keyof Parameters) => params[name].valueAsString;
 
-    // ------------------------------------------------------------------ parameters (same names as the SAM template)
-    const projectId = new CfnParameter(this, 'ProjectId', {
-      type: 'String',
-      description: 'Descope project id (DESCOPE_PROJECT_ID). The only project whose tokens are accepted.',
-      allowedPattern: '^[A-Za-z0-9_-]{1,128}$',
-      constraintDescription: '1-128 characters of A-Za-z0-9_-',
-    });
-    const descopeBaseUrl = new CfnParameter(this, 'DescopeBaseUrl', {
-      type: 'String',
-      default: 'https://api.descope.com',
-      description: 'Descope API base URL (DESCOPE_BASE_URL).',
-      allowedPattern: '^https://[^\\s/]+(/[^\\s]*)?$',
-      constraintDescription: 'an https:// URL',
-    });
-    const jwtAudience = new CfnParameter(this, 'JwtAudience', {
-      type: 'String',
-      default: '',
-      description: 'When set, tokens must have an aud containing it (JWT_AUDIENCE); required with AUTH_PROVIDER=oidc.',
-    });
-    const allowOverride = new CfnParameter(this, 'AllowCredentialOverride', {
-      type: 'String',
-      default: 'false',
-      allowedValues: ['true', 'false'],
-      description: 'Accept projectId/accessKey in the token request body (ALLOW_CREDENTIAL_OVERRIDE).',
-    });
-    const jwtIssuers = new CfnParameter(this, 'JwtIssuers', {
-      type: 'String',
-      default: '',
-      description: 'Extra accepted iss values, comma-separated (JWT_ISSUERS).',
-    });
-    const jwtAlgorithms = new CfnParameter(this, 'JwtAlgorithms', {
-      type: 'String',
-      default: 'RS256',
-      description: 'Accepted signature algorithms, comma-separated (JWT_ALGORITHMS).',
-    });
-    const jwtLeeway = new CfnParameter(this, 'JwtLeewaySeconds', {
-      type: 'Number',
-      default: 5,
-      minValue: 0,
-      maxValue: 300,
-      description: 'Clock skew allowed on exp/nbf (JWT_LEEWAY_SECONDS).',
-    });
-    const jwksCache = new CfnParameter(this, 'JwksCacheSeconds', {
-      type: 'Number',
-      default: 600,
-      minValue: 1,
-      maxValue: 86400,
-      description: 'How long fetched signing keys are trusted (JWKS_CACHE_SECONDS).',
-    });
-    const secretCache = new CfnParameter(this, 'SecretCacheSeconds', {
-      type: 'Number',
-      default: 300,
-      minValue: 0,
-      maxValue: 86400,
-      description: 'How long the token function reuses the secret it read (SECRET_CACHE_SECONDS).',
-    });
-    const corsOrigins = new CfnParameter(this, 'CorsAllowedOrigins', {
-      type: 'String',
-      default: '',
-      description: 'Comma-separated extra browser origins (CORS_ALLOWED_ORIGINS). Empty = same origin only.',
-    });
-    const authProvider = new CfnParameter(this, 'AuthProvider', {
-      type: 'String',
-      default: 'descope',
-      allowedValues: ['descope', 'oidc'],
-      description: 'descope, or oidc for a standard OAuth 2.0 / OpenID Connect provider (AUTH_PROVIDER).',
-    });
-    const oidcIssuer = new CfnParameter(this, 'OidcIssuer', {
-      type: 'String',
-      default: '',
-      description: 'The OIDC issuer when AuthProvider is oidc (OIDC_ISSUER).',
-    });
-    const accessKey = new CfnParameter(this, 'DescopeAccessKey', {
-      type: 'String',
-      noEcho: true,
-      default: '',
-      maxLength: 1024,
-      allowedPattern: '^[!-~]*$',
-      description:
-        'Access key stored in the secret this stack creates. Leave empty and run `aws secretsmanager ' +
-        'put-secret-value` after the deploy, or use ExistingSecretArn.',
-    });
-    const existingSecretArn = new CfnParameter(this, 'ExistingSecretArn', {
-      type: 'String',
-      default: '',
-      allowedPattern: '^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+)?$',
-      description: 'Full ARN of a secret made with `aws secretsmanager create-secret`. Empty = this stack creates it.',
-    });
-    const rateLimit = new CfnParameter(this, 'ThrottlingRateLimit', {
-      type: 'Number',
-      default: 50,
-      minValue: 1,
-      description: 'Steady-state requests per second for every route of the HTTP API.',
-    });
-    const burstLimit = new CfnParameter(this, 'ThrottlingBurstLimit', {
-      type: 'Number',
-      default: 100,
-      minValue: 1,
-      description: 'Burst of requests for every route of the HTTP API.',
-    });
-    const retention = new CfnParameter(this, 'LogRetentionDays', {
-      type: 'Number',
-      default: '30',
-      allowedValues: [
-        '1', '3', '5', '7', '14', '30', '60', '90', '120', '150', '180', '365', '400', '545', '731', '1096',
-        '1827', '2192', '2557', '2922', '3288', '3653',
+    // ------------------------------------------------------------------ conditions and rules (as in SAM)
+    const condition = (name: string, expression: any) => new CfnCondition(this, name, { expression });
+    const createSecret = condition('CreateSecret', Fn.conditionEquals(str('ExistingSecretArn'), ''));
+    const hasAccessKey = condition('HasAccessKey', Fn.conditionNot(Fn.conditionEquals(str('DescopeAccessKey'), '')));
+    const isOidc = condition('IsOidc', Fn.conditionEquals(str('AuthProvider'), 'oidc'));
+    const hasApiDomain = condition('HasApiDomain', Fn.conditionNot(Fn.conditionEquals(str('ApiDomainName'), '')));
+    const hasPageApi = condition('HasPageApiBaseUrl', Fn.conditionNot(Fn.conditionEquals(str('PageApiBaseUrl'), '')));
+    const ifCondition = (c: CfnCondition, yes: any, no: any) => Fn.conditionIf(c.logicalId, yes, no);
+
+    new CfnRule(this, 'ApiDomainNeedsCertificate', {
+      ruleCondition: Fn.conditionNot(Fn.conditionEquals(str('ApiDomainName'), '')),
+      assertions: [
+        {
+          assert: Fn.conditionNot(Fn.conditionEquals(str('ApiCertificateArn'), '')),
+          assertDescription: 'ApiDomainName needs ApiCertificateArn (an ACM certificate for it in this region)',
+        },
       ],
-      description: 'Retention of the function and access log groups.',
+    });
+    new CfnRule(this, 'AccessKeyOnlyForDescope', {
+      ruleCondition: Fn.conditionEquals(str('AuthProvider'), 'oidc'),
+      assertions: [
+        {
+          assert: Fn.conditionEquals(str('DescopeAccessKey'), ''),
+          assertDescription:
+            'DescopeAccessKey is for AuthProvider=descope; with oidc put {"clientId","clientSecret"} into the ' +
+            'secret with put-secret-value (or pass ExistingSecretArn)',
+        },
+      ],
     });
 
     // ------------------------------------------------------------------ the secret (read by the token function only)
-    const createSecret = new CfnCondition(this, 'CreateSecret', {
-      expression: Fn.conditionEquals(existingSecretArn.valueAsString, ''),
-    });
-    const hasAccessKey = new CfnCondition(this, 'HasAccessKey', {
-      expression: Fn.conditionNot(Fn.conditionEquals(accessKey.valueAsString, '')),
-    });
+    // Its shape follows AuthProvider: projectId/accessKey for descope, clientId/clientSecret for oidc.
     const secret = new secretsmanager.CfnSecret(this, 'DescopeSecret', {
-      description: `Descope M2M default credentials for ${this.stackName}: {"projectId": "...", "accessKey": "..."}`,
+      description: Token.asString(
+        ifCondition(
+          isOidc,
+          Fn.sub('M2M default OAuth client credentials for ${AWS::StackName}: {"clientId": "...", "clientSecret": "..."}'),
+          Fn.sub('Descope M2M default credentials for ${AWS::StackName}: {"projectId": "...", "accessKey": "..."}'),
+        ),
+      ),
       secretString: Token.asString(
-        Fn.conditionIf(
-          hasAccessKey.logicalId,
-          Fn.sub('{"projectId":"${ProjectId}","accessKey":"${DescopeAccessKey}"}'),
-          Fn.sub('{"projectId":"${ProjectId}","accessKey":""}'),
+        ifCondition(
+          isOidc,
+          '{"clientId":"","clientSecret":""}',
+          ifCondition(
+            hasAccessKey,
+            Fn.sub('{"projectId":"${ProjectId}","accessKey":"${DescopeAccessKey}"}'),
+            Fn.sub('{"projectId":"${ProjectId}","accessKey":""}'),
+          ),
         ),
       ),
     });
     secret.cfnOptions.condition = createSecret;
     secret.applyRemovalPolicy(RemovalPolicy.DESTROY);
-    const secretArn = Token.asString(
-      Fn.conditionIf(createSecret.logicalId, secret.ref, existingSecretArn.valueAsString),
-    );
+    const secretArn = Token.asString(ifCondition(createSecret, secret.ref, str('ExistingSecretArn')));
 
-    // ------------------------------------------------------------------ functions
-    const commonEnv: Record<string, string> = {
-      DESCOPE_PROJECT_ID: projectId.valueAsString,
-      DESCOPE_BASE_URL: descopeBaseUrl.valueAsString,
-      JWT_ISSUERS: jwtIssuers.valueAsString,
-      JWT_ALGORITHMS: jwtAlgorithms.valueAsString,
-      JWT_LEEWAY_SECONDS: jwtLeeway.valueAsString,
-      JWKS_CACHE_SECONDS: jwksCache.valueAsString,
-      CORS_ALLOWED_ORIGINS: corsOrigins.valueAsString,
-      AUTH_PROVIDER: authProvider.valueAsString,
-      OIDC_ISSUER: oidcIssuer.valueAsString,
+    // ------------------------------------------------------------------ environment per function
+    const verifyEnv: Record<string, string> = {
+      DESCOPE_PROJECT_ID: str('ProjectId'),
+      DESCOPE_BASE_URL: str('DescopeBaseUrl'),
+      JWT_AUDIENCE: str('JwtAudience'),
+      JWT_ISSUERS: str('JwtIssuers'),
+      JWT_ALGORITHMS: str('JwtAlgorithms'),
+      JWT_LEEWAY_SECONDS: str('JwtLeewaySeconds'),
+      JWKS_CACHE_SECONDS: str('JwksCacheSeconds'),
+      JWKS_MAX_STALE_SECONDS: str('JwksMaxStaleSeconds'),
+      AUTH_PROVIDER: str('AuthProvider'),
+      OIDC_ISSUER: str('OidcIssuer'),
+      METRICS_NAMESPACE: str('MetricsNamespace'),
     };
-    const extraEnv: Record<FunctionName, Record<string, string>> = {
+    const extraEnv: Record<string, Record<string, string>> = {
       token: {
         DESCOPE_SECRET_ID: secretArn,
-        SECRET_CACHE_SECONDS: secretCache.valueAsString,
-        ALLOW_CREDENTIAL_OVERRIDE: allowOverride.valueAsString,
-        // The token function verifies what it hands out by the protected functions' rules.
-        JWT_AUDIENCE: jwtAudience.valueAsString,
+        SECRET_CACHE_SECONDS: str('SecretCacheSeconds'),
+        ALLOW_CREDENTIAL_OVERRIDE: str('AllowCredentialOverride'),
+        ALLOWED_PROJECT_IDS: str('AllowedProjectIds'),
       },
-      protected: { JWT_AUDIENCE: jwtAudience.valueAsString },
-      user: { JWT_AUDIENCE: jwtAudience.valueAsString },
-      admin: { JWT_AUDIENCE: jwtAudience.valueAsString },
+      authorizer: { AUTHORIZER_GRANTS: str('AuthorizerGrants'), AUTHORIZER_RESPONSE: 'simple' },
     };
-
-    const api = new apigwv2.HttpApi(this, 'HttpApi', {
-      description: 'Descope M2M routes (reached through CloudFront)',
+    const environmentOf = (spec: FunctionSpec): Record<string, string> => ({
+      ...(spec.verifies ? verifyEnv : {}),
+      ...(spec.cors ? { CORS_ALLOWED_ORIGINS: str('CorsAllowedOrigins') } : {}),
+      ...(extraEnv[spec.name] ?? {}),
     });
+
+    // ------------------------------------------------------------------ HTTP API
+    const api = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Descope M2M routes (the page reaches them through CloudFront; IAM callers call the API directly)',
+      // No corsPreflight: API Gateway would answer preflights itself, without the functions' allow list.
+    });
+    // Only reachable through the custom domain when there is one (CloudFront then uses it as its origin).
+    (api.node.defaultChild as apigwv2.CfnApi).disableExecuteApiEndpoint = ifCondition(hasApiDomain, true, false);
     const accessLogs = new logs.CfnLogGroup(this, 'HttpApiAccessLogGroup', {
       logGroupName: `/aws/vendedlogs/apigateway/${this.stackName}-http-api`,
-      retentionInDays: retention.valueAsNumber,
+      retentionInDays: params.LogRetentionDays.valueAsNumber,
     });
     accessLogs.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const stage = api.defaultStage!.node.defaultChild as apigwv2.CfnStage;
     stage.defaultRouteSettings = {
-      throttlingRateLimit: rateLimit.valueAsNumber,
-      throttlingBurstLimit: burstLimit.valueAsNumber,
+      throttlingRateLimit: params.ThrottlingRateLimit.valueAsNumber,
+      throttlingBurstLimit: params.ThrottlingBurstLimit.valueAsNumber,
       detailedMetricsEnabled: false,
     };
+    // The token routes are stricter: each call costs a provider exchange (and the IAM route the stack's key).
+    // RouteSettings is plain JSON to CDK (written as given): PascalCase, as CloudFormation documents it and SAM
+    // writes it.
+    stage.routeSettings = Object.fromEntries(
+      TOKEN_ROUTE_KEYS.map((key) => [
+        key,
+        {
+          ThrottlingRateLimit: params.TokenThrottlingRateLimit.valueAsNumber,
+          ThrottlingBurstLimit: params.TokenThrottlingBurstLimit.valueAsNumber,
+        },
+      ]),
+    );
     stage.accessLogSettings = {
       destinationArn: accessLogs.attrArn,
       format: JSON.stringify({
@@ -243,10 +188,13 @@ export class M2mStack extends Stack {
         integrationLatency: '$context.integrationLatency',
         integrationStatus: '$context.integrationStatus',
         integrationError: '$context.integrationErrorMessage',
+        authorizerError: '$context.authorizer.error',
         userAgent: '$context.identity.userAgent',
       }),
     };
 
+    // ------------------------------------------------------------------ functions, each with its own role and logs
+    const functions: Record<string, lambda.Function> = {};
     for (const spec of FUNCTIONS) {
       const zip = path.join(props.lambdaDir, spec.name, 'bootstrap.zip');
       if (!fs.existsSync(zip)) {
@@ -255,23 +203,23 @@ export class M2mStack extends Stack {
             `<function>/bootstrap.zip>)`,
         );
       }
-      const id = spec.name.charAt(0).toUpperCase() + spec.name.slice(1);
+      const fid = idOf(spec.name);
       const functionName = `${this.stackName}-${spec.name}`;
-
-      const logGroup = new logs.LogGroup(this, `${id}LogGroup`, {
+      const logGroup = new logs.LogGroup(this, `${fid}LogGroup`, {
         logGroupName: `/aws/lambda/${functionName}`,
         removalPolicy: RemovalPolicy.DESTROY,
       });
       // The retention is a deploy-time parameter, which the L2 `retention` enum cannot hold.
-      (logGroup.node.defaultChild as logs.CfnLogGroup).retentionInDays = retention.valueAsNumber;
+      (logGroup.node.defaultChild as logs.CfnLogGroup).retentionInDays = params.LogRetentionDays.valueAsNumber;
 
-      // Its own role: write to its own log group; the token function also reads the one secret. Nothing else.
-      const role = new iam.Role(this, `${id}Role`, {
+      // Its own role: write to its own log group and X-Ray (tracing: ACTIVE adds xray:PutTraceSegments and
+      // xray:PutTelemetryRecords, which take no resource but "*"); the token function also reads the one secret.
+      const role = new iam.Role(this, `${fid}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description:
           spec.name === 'token'
-            ? 'token function - its own log group and GetSecretValue on the one Descope secret'
-            : `${spec.name} function - its own log group only`,
+            ? 'token function - its own log group, X-Ray traces and GetSecretValue on the one Descope secret'
+            : `${spec.name} function - its own log group and X-Ray traces only`,
       });
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -285,7 +233,8 @@ export class M2mStack extends Stack {
         );
       }
 
-      const fn = new lambda.Function(this, `${id}Function`, {
+      const environment = environmentOf(spec);
+      functions[spec.name] = new lambda.Function(this, `${fid}Function`, {
         functionName,
         description: spec.description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -296,20 +245,83 @@ export class M2mStack extends Stack {
         timeout: Duration.seconds(10),
         role,
         logGroup,
+        tracing: lambda.Tracing.ACTIVE,
         loggingFormat: lambda.LoggingFormat.JSON,
-        applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
-        systemLogLevelV2: lambda.SystemLogLevel.INFO,
-        environment: { ...commonEnv, ...extraEnv[spec.name] },
-      });
-
-      api.addRoutes({
-        path: spec.path,
-        methods: [apigwv2.HttpMethod.POST],
-        integration: new HttpLambdaIntegration(`${id}Integration`, fn, {
-          payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-        }),
+        // Lambda passes it to the function as AWS_LAMBDA_LOG_LEVEL.
+        applicationLogLevelV2: str('ApplicationLogLevel') as lambda.ApplicationLogLevel,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
+        environment: Object.keys(environment).length ? environment : undefined,
       });
     }
+
+    // ------------------------------------------------------------------ the Lambda authorizer (REQUEST, 2.0, simple)
+    const authorizerFn = functions.authorizer;
+    const authorizer = new apigwv2.CfnAuthorizer(this, 'M2MAuthorizer', {
+      apiId: api.apiId,
+      name: 'M2MAuthorizer',
+      authorizerType: 'REQUEST',
+      authorizerUri: `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}:lambda:path/2015-03-31/functions/${authorizerFn.functionArn}/invocations`,
+      authorizerPayloadFormatVersion: '2.0',
+      enableSimpleResponses: true,
+      // The decision depends on the route (AUTHORIZER_GRANTS), so the route is part of the cache key: a cached
+      // allow for one route never opens another. A cached decision can outlive the token by up to
+      // AuthorizerCacheSeconds (at most 300).
+      identitySource: ['$request.header.Authorization', '$context.routeKey'],
+      authorizerResultTtlInSeconds: params.AuthorizerCacheSeconds.valueAsNumber,
+    });
+    // API Gateway may invoke the authorizer for this API's authorizers only.
+    new lambda.CfnPermission(this, 'AuthorizerInvokePermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: authorizerFn.functionArn,
+      principal: 'apigateway.amazonaws.com',
+      sourceArn: `arn:${Aws.PARTITION}:execute-api:${Aws.REGION}:${Aws.ACCOUNT_ID}:${api.apiId}/authorizers/*`,
+    });
+    const routeAuthorizer = (route: RouteSpec): apigwv2.IHttpRouteAuthorizer | undefined => {
+      if (route.auth === 'iam') return new HttpIamAuthorizer();
+      if (route.auth === 'authorizer') {
+        return { bind: () => ({ authorizationType: 'CUSTOM', authorizerId: authorizer.ref }) };
+      }
+      return undefined;
+    };
+
+    // ------------------------------------------------------------------ routes
+    for (const spec of FUNCTIONS) {
+      if (!spec.routes.length) continue;
+      const integration = new HttpLambdaIntegration(`${idOf(spec.name)}Integration`, functions[spec.name], {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      });
+      for (const route of spec.routes) {
+        const [created] = api.addRoutes({
+          path: route.path,
+          methods: [route.method as apigwv2.HttpMethod],
+          integration,
+          authorizer: routeAuthorizer(route),
+        });
+        // A stage's route settings name routes that must exist first.
+        if ((TOKEN_ROUTE_KEYS as readonly string[]).includes(`${route.method} ${route.path}`)) {
+          stage.addResourceDependency(created.node.defaultChild as apigwv2.CfnRoute, "the stage's route settings name it");
+        }
+      }
+    }
+
+    // ------------------------------------------------------------------ optional custom domain of the API
+    // CloudFront's origin cannot be a disabled execute-api endpoint, so the endpoint is disabled only when this
+    // domain exists (infra/README.md, "Custom domain").
+    const apiDomain = new apigwv2.CfnDomainName(this, 'ApiDomain', {
+      domainName: str('ApiDomainName'),
+      domainNameConfigurations: [
+        { certificateArn: str('ApiCertificateArn'), endpointType: 'REGIONAL', securityPolicy: 'TLS_1_2' },
+      ],
+    });
+    apiDomain.cfnOptions.condition = hasApiDomain;
+    // cfn-lint checks the parameter's default (""), which never reaches this resource (see the SAM template).
+    apiDomain.addMetadata('cfn-lint', { config: { ignore_checks: ['W1030'] } });
+    const apiMapping = new apigwv2.CfnApiMapping(this, 'ApiDomainMapping', {
+      apiId: api.apiId,
+      domainName: apiDomain.ref,
+      stage: stage.ref,
+    });
+    apiMapping.cfnOptions.condition = hasApiDomain;
 
     // ------------------------------------------------------------------ the page: private bucket behind CloudFront
     const bucket = new s3.Bucket(this, 'SiteBucket', {
@@ -321,11 +333,19 @@ export class M2mStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    const apiOrigin = ifCondition(
+      hasPageApi,
+      Fn.join('', [' https://', Fn.select(2, Fn.split('/', str('PageApiBaseUrl')))]),
+      '',
+    );
     const securityHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeadersPolicy', {
       responseHeadersPolicyName: `${this.stackName}-security-headers`,
       comment: 'CSP, HSTS, nosniff, no referrer, no framing',
       securityHeadersBehavior: {
-        contentSecurityPolicy: { contentSecurityPolicy: CONTENT_SECURITY_POLICY, override: true },
+        contentSecurityPolicy: {
+          contentSecurityPolicy: Fn.sub(CONTENT_SECURITY_POLICY_TEMPLATE, { ApiOrigin: Token.asString(apiOrigin) }),
+          override: true,
+        },
         contentTypeOptions: { override: true },
         referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER, override: true },
         strictTransportSecurity: {
@@ -337,17 +357,47 @@ export class M2mStack extends Stack {
       },
     });
 
-    const apiDomain = `${api.apiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+    // The API behaviours forward what the functions read and nothing else. Authorization cannot be listed in an
+    // origin request policy (CloudFront refuses it: a header that decides the answer must be in the cache key), so
+    // it is in this cache policy's key; caching stays effectively off: default TTL 0 (an answer without
+    // Cache-Control is never stored; the functions send no-store) and max TTL 1 s (a policy with every TTL at 0
+    // cannot name headers). Requests with different tokens never share an entry.
+    const apiCachePolicy = new cloudfront.CachePolicy(this, 'ApiCachePolicy', {
+      cachePolicyName: `${this.stackName}-api-no-cache`,
+      comment: 'Authorization in the key and forwarded; nothing cached (TTL 0, at most 1 s)',
+      minTtl: Duration.seconds(0),
+      defaultTtl: Duration.seconds(0),
+      maxTtl: Duration.seconds(1),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Authorization'),
+      cookieBehavior: cloudfront.CacheCookieBehavior.none(),
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.none(),
+      enableAcceptEncodingGzip: false,
+      enableAcceptEncodingBrotli: false,
+    });
+    const apiOriginRequestPolicy = new cloudfront.OriginRequestPolicy(this, 'ApiOriginRequestPolicy', {
+      originRequestPolicyName: `${this.stackName}-api-headers`,
+      comment: 'Only the headers the functions read (JSON body, CORS); Authorization comes from the cache policy',
+      headerBehavior: cloudfront.OriginRequestHeaderBehavior.allowList(
+        'content-type',
+        'origin',
+        'access-control-request-method',
+        'access-control-request-headers',
+      ),
+      cookieBehavior: cloudfront.OriginRequestCookieBehavior.none(),
+      queryStringBehavior: cloudfront.OriginRequestQueryStringBehavior.none(),
+    });
+
+    const executeApiDomain = `${api.apiId}.execute-api.${Aws.REGION}.${Aws.URL_SUFFIX}`;
     const apiBehavior: cloudfront.BehaviorOptions = {
-      origin: new origins.HttpOrigin(apiDomain, {
+      origin: new origins.HttpOrigin(Token.asString(ifCondition(hasApiDomain, str('ApiDomainName'), executeApiDomain)), {
         protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
         originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
       }),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
       cachedMethods: cloudfront.CachedMethods.CACHE_GET_HEAD,
-      cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,
-      originRequestPolicy: cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+      cachePolicy: apiCachePolicy,
+      originRequestPolicy: apiOriginRequestPolicy,
       responseHeadersPolicy: securityHeaders,
     };
     const distribution = new cloudfront.Distribution(this, 'Distribution', {
@@ -369,18 +419,23 @@ export class M2mStack extends Stack {
       },
     });
 
-    // The page plus a config.json for this deployment: same origin (apiBaseUrl ""), this stack's project.
+    // The page plus a config.json for this deployment: this stack's project, and the API base the page calls
+    // (PageApiBaseUrl; empty = same origin through CloudFront).
     new s3deploy.BucketDeployment(this, 'DeployPage', {
       destinationBucket: bucket,
       sources: [
         s3deploy.Source.asset(props.uiDir, { exclude: ['config.json'] }),
-        s3deploy.Source.jsonData('config.json', { projectId: projectId.valueAsString, apiBaseUrl: '' }),
+        s3deploy.Source.jsonData('config.json', { projectId: str('ProjectId'), apiBaseUrl: str('PageApiBaseUrl') }),
       ],
       distribution,
       distributionPaths: ['/*'],
       prune: true,
       memoryLimit: 256,
     });
+
+    // ------------------------------------------------------------------ alarms and dashboard
+    addAlarms(this, params, functions, api.apiId);
+    const dashboard = addDashboard(this, functions, api.apiId);
 
     // ------------------------------------------------------------------ outputs
     Validations.of(this).acknowledge(
@@ -389,18 +444,41 @@ export class M2mStack extends Stack {
         reason: "SecretArn's Fn::If refers to DescopeSecret only in the CreateSecret branch, where it exists",
       },
       {
+        id: 'CloudFormation-Validate::W1030',
+        reason:
+          "AlarmActions/OKActions name AlarmTopicArn only under HasAlarmTopic (its default '' never reaches them); " +
+          'ApiDomain exists only with ApiDomainName set, when a rule requires ApiCertificateArn',
+      },
+      {
         id: 'CloudFormation-Validate::W2509',
         reason: 'ExistingSecretArn is the ARN of a secret, not secret material: NoEcho would only hide it',
       },
+    );
+    const apiUrl = Token.asString(
+      ifCondition(hasApiDomain, Fn.sub('https://${ApiDomainName}'), `https://${executeApiDomain}`),
     );
     new CfnOutput(this, 'SiteUrl', {
       description: 'The page (and the API on the same origin)',
       value: `https://${distribution.distributionDomainName}`,
     });
     new CfnOutput(this, 'ApiUrl', {
-      description: "The HTTP API's own endpoint (the page uses the CloudFront origin instead)",
-      value: `https://${apiDomain}`,
+      description: "The HTTP API's own endpoint (the custom domain when there is one); IAM callers sign their requests to it",
+      value: apiUrl,
     });
+    new CfnOutput(this, 'TokenIamUrl', {
+      description: "POST here with SigV4 (service execute-api) to get a token for the stack's own key",
+      value: Token.asString(
+        ifCondition(
+          hasApiDomain,
+          Fn.sub('https://${ApiDomainName}/m2m/token/iam'),
+          `https://${executeApiDomain}/m2m/token/iam`,
+        ),
+      ),
+    });
+    new CfnOutput(this, 'ApiDomainTarget', {
+      description: "Point ApiDomainName's DNS here (CNAME, or a Route 53 alias)",
+      value: apiDomain.attrRegionalDomainName,
+    }).condition = hasApiDomain;
     new CfnOutput(this, 'BucketName', { description: 'The page bucket', value: bucket.bucketName });
     new CfnOutput(this, 'DistributionId', {
       description: 'For cloudfront create-invalidation',
@@ -410,5 +488,6 @@ export class M2mStack extends Stack {
       description: 'The secret the token function reads (put-secret-value into it when created empty)',
       value: secretArn,
     });
+    new CfnOutput(this, 'DashboardName', { description: 'The CloudWatch dashboard', value: dashboard.ref });
   }
 }

@@ -7,12 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CONTENT_SECURITY_POLICY, FUNCTIONS, M2mStack } from '../lib/m2m-stack';
+import { CONTENT_SECURITY_POLICY_TEMPLATE, FUNCTIONS, M2mStack } from '../lib/m2m-stack';
 
 const CDK_DIR = path.resolve(__dirname, '..', '..');
 const REPO_ROOT = path.resolve(CDK_DIR, '..', '..');
-const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
-const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+const INFRA_DIR = path.join(REPO_ROOT, 'infra');
+const FUNCTION_NAMES = ['admin', 'authorizer', 'protected', 'token', 'user', 'whoami'];
+const XRAY_ACTIONS = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+const ALARM_ACTIONS = { 'Fn::If': ['HasAlarmTopic', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] };
 // An empty zip archive (end-of-central-directory record only).
 const EMPTY_ZIP = Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array(18).fill(0)]);
 
@@ -74,9 +76,9 @@ before(() => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('functions', () => {
-  test('exactly four Rust functions, arm64 on provided.al2023, 128 MB, 10 s', () => {
+  test('exactly six Rust functions, arm64 on provided.al2023, 128 MB, 10 s, traced, JSON logs', () => {
     const ids = functionIds();
-    assert.deepEqual(Object.keys(ids).sort(), ['admin', 'protected', 'token', 'user']);
+    assert.deepEqual(Object.keys(ids).sort(), FUNCTION_NAMES);
     for (const [name, id] of Object.entries(ids)) {
       const p = resources[id].Properties;
       assert.equal(p.Runtime, 'provided.al2023', `${name} runtime`);
@@ -84,12 +86,17 @@ describe('functions', () => {
       assert.equal(p.Handler, 'bootstrap', `${name} handler`);
       assert.equal(p.MemorySize, 128, `${name} memory`);
       assert.equal(p.Timeout, 10, `${name} timeout`);
+      assert.deepEqual(p.TracingConfig, { Mode: 'Active' }, `${name} X-Ray tracing`);
+      assert.equal(p.LoggingConfig.LogFormat, 'JSON', `${name} log format`);
+      assert.deepEqual(p.LoggingConfig.ApplicationLogLevel, { Ref: 'ApplicationLogLevel' }, `${name} log level`);
+      assert.equal(p.LoggingConfig.SystemLogLevel, 'WARN', `${name} system log level`);
     }
     template.resourcePropertiesCountIs(
       'AWS::Lambda::Function',
       { Runtime: 'provided.al2023', Architectures: ['arm64'], Handler: 'bootstrap' },
-      4,
+      6,
     );
+    template.hasParameter('ApplicationLogLevel', { Default: 'INFO' });
   });
 
   test('each function logs to its own /aws/lambda/<function> log group with a retention', () => {
@@ -104,7 +111,7 @@ describe('functions', () => {
 
   test('secrets are never put in the environment; override is a parameter defaulting to false', () => {
     for (const [name, id] of Object.entries(functionIds())) {
-      const env = resources[id].Properties.Environment.Variables;
+      const env = resources[id].Properties.Environment?.Variables ?? {};
       for (const forbidden of ['DESCOPE_ACCESS_KEY', 'OIDC_CLIENT_SECRET', 'OIDC_CLIENT_ID']) {
         assert.ok(!(forbidden in env), `${name} must not set ${forbidden}`);
       }
@@ -114,36 +121,104 @@ describe('functions', () => {
     template.hasParameter('AllowCredentialOverride', { Default: 'false', AllowedValues: ['true', 'false'] });
     template.hasParameter('DescopeAccessKey', { NoEcho: true });
   });
+
+  test('verifiers get the verification variables; the authorizer its grants; whoami nothing', () => {
+    const ids = functionIds();
+    const env = (name: string) => resources[ids[name]].Properties.Environment?.Variables ?? {};
+    for (const name of ['token', 'protected', 'user', 'admin', 'authorizer']) {
+      assert.deepEqual(env(name).JWKS_MAX_STALE_SECONDS, { Ref: 'JwksMaxStaleSeconds' }, name);
+      assert.deepEqual(env(name).METRICS_NAMESPACE, { Ref: 'MetricsNamespace' }, name);
+      assert.deepEqual(env(name).DESCOPE_PROJECT_ID, { Ref: 'ProjectId' }, name);
+    }
+    assert.deepEqual(env('token').ALLOWED_PROJECT_IDS, { Ref: 'AllowedProjectIds' });
+    assert.deepEqual(env('authorizer').AUTHORIZER_GRANTS, { Ref: 'AuthorizerGrants' });
+    assert.equal(env('authorizer').AUTHORIZER_RESPONSE, 'simple');
+    assert.ok(!('CORS_ALLOWED_ORIGINS' in env('authorizer')), 'the authorizer answers no browser');
+    assert.deepEqual(env('whoami'), {}, 'whoami has no verification code and no settings');
+    template.hasParameter('AuthorizerGrants', { Default: '{}' });
+    template.hasParameter('JwksMaxStaleSeconds', { Default: 86400 });
+    template.hasParameter('MetricsNamespace', { Default: 'M2MAuth' });
+    template.hasParameter('AllowedProjectIds', { Default: '' });
+  });
 });
 
 describe('HTTP API', () => {
-  test('four POST routes, each to its own function', () => {
-    const expected: Record<string, string> = {
-      'POST /m2m/token': 'token',
-      'POST /api/protected': 'protected',
-      'POST /api/user': 'user',
-      'POST /api/admin': 'admin',
+  test('POST routes with their preflights, the IAM token route and the authorized whoami route', () => {
+    const expected: Record<string, [string, string]> = {
+      'POST /m2m/token': ['token', 'NONE'],
+      'OPTIONS /m2m/token': ['token', 'NONE'],
+      'POST /m2m/token/iam': ['token', 'AWS_IAM'],
+      'POST /api/protected': ['protected', 'NONE'],
+      'OPTIONS /api/protected': ['protected', 'NONE'],
+      'POST /api/user': ['user', 'NONE'],
+      'OPTIONS /api/user': ['user', 'NONE'],
+      'POST /api/admin': ['admin', 'NONE'],
+      'OPTIONS /api/admin': ['admin', 'NONE'],
+      'GET /api/whoami': ['whoami', 'CUSTOM'],
     };
     const ids = functionIds();
     const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
-    assert.equal(routes.length, 4);
+    assert.deepEqual(routes.map((r) => r.Properties.RouteKey).sort(), Object.keys(expected).sort());
     for (const route of routes) {
       const key: string = route.Properties.RouteKey;
-      assert.ok(key in expected, `unexpected route ${key}`);
       const parts = route.Properties.Target['Fn::Join'][1];
       const integration = resources[target(parts[1])!];
       assert.equal(integration.Type, 'AWS::ApiGatewayV2::Integration');
       assert.equal(integration.Properties.PayloadFormatVersion, '2.0');
-      assert.equal(target(integration.Properties.IntegrationUri), ids[expected[key]], `${key} target`);
+      assert.equal(target(integration.Properties.IntegrationUri), ids[expected[key][0]], `${key} target`);
+      assert.equal(route.Properties.AuthorizationType ?? 'NONE', expected[key][1], `${key} authorization`);
     }
+    // No API Gateway CORS: the functions answer preflights from their own allow list.
+    const api = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Api')!;
+    assert.equal(api.Properties.CorsConfiguration, undefined);
   });
 
-  test('default stage has throttling and JSON access logs to a log group with retention', () => {
+  test('the Lambda authorizer: REQUEST, 2.0, simple, cached per token AND route, TTL <= 300 s', () => {
+    const ids = functionIds();
+    const authorizers = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::ApiGatewayV2::Authorizer');
+    assert.equal(authorizers.length, 1);
+    const [authId, a] = authorizers[0];
+    assert.equal(a.Properties.AuthorizerType, 'REQUEST');
+    assert.equal(a.Properties.AuthorizerPayloadFormatVersion, '2.0');
+    assert.equal(a.Properties.EnableSimpleResponses, true);
+    assert.deepEqual(a.Properties.IdentitySource, ['$request.header.Authorization', '$context.routeKey']);
+    assert.deepEqual(a.Properties.AuthorizerResultTtlInSeconds, { Ref: 'AuthorizerCacheSeconds' });
+    template.hasParameter('AuthorizerCacheSeconds', { Default: 300, MaxValue: 300, MinValue: 0 });
+    assert.ok(JSON.stringify(a.Properties.AuthorizerUri).includes(`"${ids.authorizer}"`), 'invokes the authorizer');
+    const whoami = Object.values(resources).find(
+      (r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey === 'GET /api/whoami',
+    )!;
+    assert.equal(target(whoami.Properties.AuthorizerId), authId);
+    // API Gateway may invoke it for this API's authorizers only.
+    const perms = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Permission' && JSON.stringify(r.Properties.FunctionName).includes(ids.authorizer),
+    );
+    assert.equal(perms.length, 1);
+    assert.equal(perms[0].Properties.Principal, 'apigateway.amazonaws.com');
+    assert.equal(perms[0].Properties.Action, 'lambda:InvokeFunction');
+    const arn = perms[0].Properties.SourceArn['Fn::Join'][1];
+    assert.equal(arn[arn.length - 1], '/authorizers/*');
+    assert.ok(JSON.stringify(arn).includes('"Ref":"HttpApi'), 'scoped to this API');
+  });
+
+  test('default stage: protected-route throttling, stricter token routes, JSON access logs with retention', () => {
     const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!;
     const s = stage.Properties;
     assert.equal(s.StageName, '$default');
-    assert.ok(s.DefaultRouteSettings.ThrottlingRateLimit);
-    assert.ok(s.DefaultRouteSettings.ThrottlingBurstLimit);
+    assert.deepEqual(s.DefaultRouteSettings.ThrottlingRateLimit, { Ref: 'ThrottlingRateLimit' });
+    assert.deepEqual(s.DefaultRouteSettings.ThrottlingBurstLimit, { Ref: 'ThrottlingBurstLimit' });
+    for (const key of ['POST /m2m/token', 'POST /m2m/token/iam']) {
+      assert.deepEqual(s.RouteSettings[key], {
+        ThrottlingRateLimit: { Ref: 'TokenThrottlingRateLimit' },
+        ThrottlingBurstLimit: { Ref: 'TokenThrottlingBurstLimit' },
+      });
+    }
+    const params = template.toJSON().Parameters;
+    assert.ok(params.TokenThrottlingRateLimit.Default < params.ThrottlingRateLimit.Default, 'token rate stricter');
+    assert.ok(params.TokenThrottlingBurstLimit.Default < params.ThrottlingBurstLimit.Default, 'token burst stricter');
+    // The routes its settings name exist before the stage is updated.
+    for (const dep of stage.DependsOn ?? []) assert.equal(resources[dep].Type, 'AWS::ApiGatewayV2::Route');
+    assert.equal((stage.DependsOn ?? []).length, 2);
     const format = JSON.parse(s.AccessLogSettings.Format);
     assert.equal(format.requestId, '$context.requestId');
     const lg = resources[target(s.AccessLogSettings.DestinationArn)!];
@@ -161,10 +236,16 @@ describe('IAM', () => {
       assert.ok(!roles.has(roleId), `${name} shares a role`);
       roles.add(roleId);
       assert.equal(resources[roleId].Properties.ManagedPolicyArns, undefined, `${name} managed policies`);
+      const xray = new Set<string>();
       for (const s of statementsOfRole(roleId)) {
         for (const a of actions(s)) assert.ok(!a.includes('*'), `${name} wildcard action ${a}`);
-        assert.notEqual(s.Resource, '*', `${name} statement on every resource`);
+        if (s.Resource === '*') {
+          // X-Ray's write actions take no resource-level permission: the only statement allowed on "*".
+          assert.deepEqual(actions(s).sort(), XRAY_ACTIONS, `${name} statement on every resource`);
+          actions(s).forEach((a) => xray.add(a));
+        }
       }
+      assert.deepEqual([...xray].sort(), XRAY_ACTIONS, `${name} may write X-Ray traces`);
     }
   });
 
@@ -190,6 +271,17 @@ describe('IAM', () => {
     assert.equal(resources.DescopeSecret.Type, 'AWS::SecretsManager::Secret');
     // The token function is pointed at that same secret.
     assert.deepEqual(resources[ids.token].Properties.Environment.Variables.DESCOPE_SECRET_ID, s.Resource);
+  });
+
+  test("the secret is created in the provider's shape: clientId/clientSecret for oidc, projectId/accessKey else", () => {
+    const [cond, oidc, descope] = resources.DescopeSecret.Properties.SecretString['Fn::If'];
+    assert.equal(cond, 'IsOidc');
+    assert.deepEqual(template.toJSON().Conditions.IsOidc, { 'Fn::Equals': [{ Ref: 'AuthProvider' }, 'oidc'] });
+    assert.deepEqual(Object.keys(JSON.parse(oidc)).sort(), ['clientId', 'clientSecret']);
+    const [, withKey, placeholder] = descope['Fn::If'];
+    for (const v of [withKey, placeholder]) {
+      assert.deepEqual(Object.keys(JSON.parse(v['Fn::Sub'])).sort(), ['accessKey', 'projectId']);
+    }
   });
 });
 
@@ -230,7 +322,7 @@ describe('page bucket and CloudFront', () => {
     assert.equal(resources[target(s3Origins[0].OriginAccessControlId)!].Type, 'AWS::CloudFront::OriginAccessControl');
   });
 
-  test('/api/* and /m2m/* go to the HTTP API uncached with all viewer headers but Host, POST allowed', () => {
+  test('/api/* and /m2m/* go to the API (its custom domain when set) uncached, with only the headers used', () => {
     const dist = Object.values(resources).find((r) => r.Type === 'AWS::CloudFront::Distribution')!;
     const config = dist.Properties.DistributionConfig;
     const apiId = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api')![0];
@@ -238,21 +330,72 @@ describe('page bucket and CloudFront', () => {
     assert.deepEqual(behaviors.map((b) => b.PathPattern).sort(), ['/api/*', '/m2m/*']);
     for (const b of behaviors) {
       const origin = config.Origins.find((o: any) => o.Id === b.TargetOriginId);
-      assert.ok(JSON.stringify(origin.DomainName).includes(`{"Ref":"${apiId}"}`), `${b.PathPattern} -> HTTP API`);
+      const [cond, custom, executeApi] = origin.DomainName['Fn::If'];
+      assert.equal(cond, 'HasApiDomain');
+      assert.deepEqual(custom, { Ref: 'ApiDomainName' });
+      assert.ok(JSON.stringify(executeApi).includes(`{"Ref":"${apiId}"}`), `${b.PathPattern} -> HTTP API`);
       assert.equal(origin.CustomOriginConfig.OriginProtocolPolicy, 'https-only');
-      assert.equal(b.CachePolicyId, CACHING_DISABLED);
-      assert.equal(b.OriginRequestPolicyId, ALL_VIEWER_EXCEPT_HOST_HEADER);
-      assert.ok(b.AllowedMethods.includes('POST'), `${b.PathPattern} allows POST`);
+      // Authorization only through the cache policy's key (an origin request policy may not name it).
+      const cache = resources[target(b.CachePolicyId)!].Properties.CachePolicyConfig;
+      assert.deepEqual([cache.MinTTL, cache.DefaultTTL, cache.MaxTTL], [0, 0, 1]);
+      assert.deepEqual(cache.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig, {
+        HeaderBehavior: 'whitelist',
+        Headers: ['Authorization'],
+      });
+      const orp = resources[target(b.OriginRequestPolicyId)!].Properties.OriginRequestPolicyConfig;
+      assert.deepEqual(orp.HeadersConfig.Headers.sort(), [
+        'access-control-request-headers',
+        'access-control-request-method',
+        'content-type',
+        'origin',
+      ]);
+      assert.equal(orp.CookiesConfig.CookieBehavior, 'none');
+      assert.equal(orp.QueryStringsConfig.QueryStringBehavior, 'none');
+      assert.ok(b.AllowedMethods.includes('POST') && b.AllowedMethods.includes('OPTIONS'), `${b.PathPattern} methods`);
       assert.notEqual(b.ViewerProtocolPolicy, 'allow-all');
     }
     assert.equal(config.DefaultRootObject, 'index.html');
   });
 
-  test('security headers: the CSP, nosniff, no-referrer, HSTS on every behaviour', () => {
+  test('execute-api is disabled exactly when the optional API custom domain exists', () => {
+    const api = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Api')!;
+    assert.deepEqual(api.Properties.DisableExecuteApiEndpoint, { 'Fn::If': ['HasApiDomain', true, false] });
+    const domain = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::DomainName')!;
+    const mapping = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::ApiMapping')!;
+    assert.equal(domain.Condition, 'HasApiDomain');
+    assert.equal(mapping.Condition, 'HasApiDomain');
+    assert.deepEqual(domain.Properties.DomainNameConfigurations[0].CertificateArn, { Ref: 'ApiCertificateArn' });
+    assert.equal(resources[target(mapping.Properties.Stage)!].Type, 'AWS::ApiGatewayV2::Stage');
+    assert.ok(template.toJSON().Rules.ApiDomainNeedsCertificate, 'a domain without a certificate is refused');
+  });
+
+  test("security headers: the CSP of infra/content-security-policy.txt (connect-src + the page's API origin)", () => {
+    assert.ok(CONTENT_SECURITY_POLICY_TEMPLATE.includes("connect-src 'self'${ApiOrigin};"));
     template.hasResourceProperties('AWS::CloudFront::ResponseHeadersPolicy', {
       ResponseHeadersPolicyConfig: {
         SecurityHeadersConfig: {
-          ContentSecurityPolicy: { ContentSecurityPolicy: CONTENT_SECURITY_POLICY, Override: true },
+          ContentSecurityPolicy: {
+            ContentSecurityPolicy: {
+              'Fn::Sub': [
+                fs.readFileSync(path.join(INFRA_DIR, 'content-security-policy.txt'), 'utf8').trim(),
+                {
+                  ApiOrigin: {
+                    'Fn::If': [
+                      'HasPageApiBaseUrl',
+                      {
+                        'Fn::Join': [
+                          '',
+                          [' https://', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'PageApiBaseUrl' }] }] }],
+                        ],
+                      },
+                      '',
+                    ],
+                  },
+                },
+              ],
+            },
+            Override: true,
+          },
           ContentTypeOptions: { Override: true },
           ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
           StrictTransportSecurity: Match.objectLike({ Override: true }),
@@ -266,7 +409,7 @@ describe('page bucket and CloudFront', () => {
     }
   });
 
-  test('the page is deployed with a generated config.json (same origin, the project parameter)', () => {
+  test('the page is deployed with a generated config.json (the ProjectId and PageApiBaseUrl parameters)', () => {
     const deployments = Object.values(resources).filter((r) => r.Type === 'Custom::CDKBucketDeployment');
     assert.equal(deployments.length, 1);
     const p = deployments[0].Properties;
@@ -274,11 +417,93 @@ describe('page bucket and CloudFront', () => {
     assert.ok(p.DistributionPaths.includes('/*'), 'invalidates CloudFront');
     const markers = JSON.stringify(p.SourceMarkers);
     assert.ok(markers.includes('{"Ref":"ProjectId"}'), 'config.json carries the ProjectId parameter');
+    assert.ok(markers.includes('{"Ref":"PageApiBaseUrl"}'), 'config.json carries the PageApiBaseUrl parameter');
   });
 
-  test('outputs: site URL, API URL, bucket name, secret ARN', () => {
-    for (const name of ['SiteUrl', 'ApiUrl', 'BucketName', 'SecretArn', 'DistributionId']) {
+  test('outputs: site URL, API URL, IAM token URL, bucket name, secret ARN, dashboard', () => {
+    for (const name of ['SiteUrl', 'ApiUrl', 'TokenIamUrl', 'BucketName', 'SecretArn', 'DistributionId', 'DashboardName']) {
       template.hasOutput(name, {});
+    }
+    template.hasOutput('ApiDomainTarget', { Condition: 'HasApiDomain' });
+  });
+});
+
+describe('alarms and dashboard', () => {
+  const alarms = (): Record<string, any> =>
+    Object.fromEntries(
+      Object.values(resources)
+        .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+        .map((r) => [r.Properties.AlarmName['Fn::Join'][1][1].replace(/^-/, ''), r.Properties]),
+    );
+  const dims = (p: any) => Object.fromEntries((p.Dimensions ?? []).map((d: any) => [d.Name, d.Value]));
+
+  test('every function: Errors and Throttles alarms; every alarm notifies the optional topic', () => {
+    const ids = functionIds();
+    const all = alarms();
+    for (const name of FUNCTION_NAMES) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const p = all[`${name}-${metric.toLowerCase()}`];
+        assert.ok(p, `${name}-${metric.toLowerCase()}`);
+        assert.equal(p.Namespace, 'AWS/Lambda');
+        assert.equal(p.MetricName, metric);
+        assert.deepEqual(dims(p), { FunctionName: { Ref: ids[name] } });
+      }
+    }
+    for (const [name, p] of Object.entries(all)) {
+      assert.deepEqual(p.AlarmActions, ALARM_ACTIONS, `${name} AlarmActions`);
+      assert.deepEqual(p.OKActions, ALARM_ACTIONS, `${name} OKActions`);
+    }
+    assert.deepEqual(template.toJSON().Conditions.HasAlarmTopic, {
+      'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] }],
+    });
+    assert.equal(Object.keys(all).length, 25);
+  });
+
+  test('EMF alarms: JWKS fetch failures, keys unavailable, p99 latency of the protected functions', () => {
+    const ids = functionIds();
+    const all = alarms();
+    for (const name of ['token', 'protected', 'user', 'admin', 'authorizer']) {
+      const p = all[`${name}-jwks-fetch-failures`];
+      assert.deepEqual([p.Namespace, p.MetricName], [{ Ref: 'MetricsNamespace' }, 'JwksFetchFailures']);
+      assert.deepEqual(dims(p), { Function: { Ref: ids[name] } });
+    }
+    for (const name of ['protected', 'user', 'admin', 'authorizer']) {
+      const p = all[`${name}-keys-unavailable`];
+      assert.deepEqual([p.Namespace, p.MetricName], [{ Ref: 'MetricsNamespace' }, 'Requests']);
+      assert.deepEqual(dims(p), { Function: { Ref: ids[name] }, Outcome: 'keys_unavailable' });
+    }
+    for (const name of ['protected', 'user', 'admin']) {
+      const p = all[`${name}-latency-p99`];
+      assert.deepEqual([p.MetricName, p.ExtendedStatistic], ['Latency', 'p99']);
+      assert.deepEqual(dims(p), { Function: { Ref: ids[name] } });
+    }
+  });
+
+  test('API 5xx rate alarm: 5xx / Count of this API', () => {
+    const p = alarms()['api-5xx-rate'];
+    const apiId = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api')![0];
+    const stats = p.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric);
+    for (const metricName of ['5xx', 'Count']) {
+      assert.deepEqual(stats.find((m: any) => m.MetricName === metricName), {
+        Namespace: 'AWS/ApiGateway',
+        MetricName: metricName,
+        Dimensions: [{ Name: 'ApiId', Value: { Ref: apiId } }],
+      });
+    }
+    assert.ok(p.Metrics.some((m: any) => m.ReturnData && m.Expression.includes('errors / requests')));
+  });
+
+  test('the dashboard body is infra/dashboard.json with the API and every function', () => {
+    const boards = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+    assert.equal(boards.length, 1);
+    const [body, vars] = boards[0].Properties.DashboardBody['Fn::Sub'];
+    assert.deepEqual(JSON.parse(body), JSON.parse(fs.readFileSync(path.join(INFRA_DIR, 'dashboard.json'), 'utf8')));
+    const ids = functionIds();
+    for (const name of FUNCTION_NAMES) {
+      assert.deepEqual(vars[`${name.charAt(0).toUpperCase()}${name.slice(1)}FunctionName`], { Ref: ids[name] });
+    }
+    for (const metric of ['Requests', 'Latency', 'JwksFetches', 'JwksFetchFailures', 'SecretReadFailures', '5xx']) {
+      assert.ok(body.includes(`"${metric}"`) || body.includes(`\\"${metric}\\"`), `dashboard shows ${metric}`);
     }
   });
 });

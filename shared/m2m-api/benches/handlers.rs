@@ -10,6 +10,10 @@
 //! loop does include its one loopback round trip to the canned exchange; `api/exchange_roundtrip_only`
 //! measures that round trip alone (same client, same request) so it can be subtracted.
 //!
+//! The protected handlers see one token again and again (answered from the verified-token cache), except in
+//! `protected_handler_new_token` (a token the cache does not hold in every iteration) and
+//! `protected_handler_no_cache` (the cache turned off: the full check, as before the cache).
+//!
 //! The authorizer's cases and the RequireGrant layer's overhead (the layer against the verifier called
 //! directly) are measured in the same run, against the same floor.
 //!
@@ -18,6 +22,8 @@
 
 #[path = "../../m2m-auth/benches/support/floor.rs"]
 mod floor;
+#[path = "../../m2m-auth/benches/support/tokens.rs"]
+mod tokens;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descope_local::{IssuerConfig, LocalIssuer};
@@ -139,7 +145,10 @@ fn benches(c: &mut Criterion) {
     config.session_ttl = Duration::from_secs(24 * 3600);
     let issuer = LocalIssuer::new(config);
     issuer.set_base_url(&base_url);
-    let token = issuer.mint("K2LocalAdmin", None, None).expect("dev key");
+    let minted = issuer.mint("K2LocalAdmin", None, None).expect("dev key");
+    let new_tokens = tokens::distinct_tokens(&issuer, &minted, tokens::NEW_TOKENS);
+    // The repeated token is one of the new tokens' kind (same size and claims).
+    let token = new_tokens[0].clone();
     let exchange = serde_json::json!({
         "sessionJwt": token, "keyId": "K2LocalAdmin", "projectId": PROJECT, "expiration": 0
     });
@@ -163,9 +172,18 @@ fn benches(c: &mut Criterion) {
     let auth = AuthConfig::from_lookup(lookup).unwrap();
     let protected = ProtectedApi::new(PROTECTED, &auth, m2m_api::Cors::default()).unwrap();
     let user = ProtectedApi::new(USER, &auth, m2m_api::Cors::default()).unwrap();
+    let uncached_auth = AuthConfig {
+        verified_token_cache_entries: 0,
+        ..auth.clone()
+    };
+    let uncached = ProtectedApi::new(PROTECTED, &uncached_auth, m2m_api::Cors::default()).unwrap();
     let token_api = TokenApi::new(TokenSettings {
         auth: auth.clone(),
-        credentials: CredentialSettings::from_lookup(false, lookup).unwrap(),
+        credentials: CredentialSettings::from_lookup(
+            m2m_api::CredentialKind::DescopeAccessKey,
+            lookup,
+        )
+        .unwrap(),
         cors: m2m_api::Cors::default(),
     })
     .unwrap();
@@ -195,9 +213,14 @@ fn benches(c: &mut Criterion) {
     let exchange_body = r#"{"accessKey":"dev-admin-key"}"#;
     let token_event = event("/m2m/token", None, Some(exchange_body));
 
+    let new_events: Vec<String> = new_tokens
+        .iter()
+        .map(|t| event("/api/protected", Some(&format!("Bearer {t}")), None))
+        .collect();
+
     // Warm up: each function fetches the key set once, as the first invocation of a container does.
     runtime.block_on(async {
-        for api in [&protected, &user] {
+        for api in [&protected, &user, &uncached] {
             let response = api.handle(request(&valid)).await;
             assert_eq!(response.status(), 200, "{:?}", response.body());
         }
@@ -216,6 +239,25 @@ fn benches(c: &mut Criterion) {
     group.bench_function("floor_first", &mut floor);
     group.bench_function("protected_handler", handler(&protected, &valid, 200));
     group.bench_function("user_handler", handler(&user, &valid, 200));
+    group.bench_function("protected_handler_new_token", |b| {
+        let mut next = 0;
+        b.iter_batched(
+            || {
+                next = (next + 1) % new_events.len();
+                request(&new_events[next])
+            },
+            |request| {
+                let response = runtime.block_on(protected.handle(request));
+                assert_eq!(response.status(), 200);
+                response
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function(
+        "protected_handler_no_cache",
+        handler(&uncached, &valid, 200),
+    );
     group.bench_function(
         "protected_refused_bad_signature",
         handler(&protected, &forged, 401),

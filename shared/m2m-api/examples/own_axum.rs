@@ -5,8 +5,9 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use m2m_api::{Require, RequireGrant, VerifiedToken};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-async fn report(Extension(token): Extension<VerifiedToken>) -> Json<Value> {
+async fn report(Extension(token): Extension<Arc<VerifiedToken>>) -> Json<Value> {
     Json(json!({"for": token.claims.get("sub"), "grants": token.grants.to_vec()}))
 }
 

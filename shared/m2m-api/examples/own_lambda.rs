@@ -4,13 +4,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use m2m_api::{Require, RequireGrant, VerifiedToken};
+use std::sync::Arc;
 use tower::ServiceBuilder;
 
 async fn report(request: Request) -> Result<Response<Body>, Error> {
     // RequireGrant verified the bearer token and checked the grant before this runs.
     let token = request
         .extensions()
-        .get::<VerifiedToken>()
+        .get::<Arc<VerifiedToken>>()
         .ok_or("mounted without RequireGrant")?;
     let body = serde_json::json!({
         "report": request.uri().path(),

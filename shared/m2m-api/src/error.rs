@@ -1,3 +1,4 @@
+use crate::credentials::SecretFailure;
 use m2m_auth::VerifyError;
 use std::time::Duration;
 
@@ -12,6 +13,9 @@ pub enum ApiError {
     ProviderRejected(String),
     #[error("Authentication failed: {0}")]
     AuthenticationFailed(String),
+    /// A public caller sent no access key: the stack's own key is for trusted callers only.
+    #[error("An access key is required")]
+    AccessKeyRequired,
     #[error("Scope not granted to this access key: '{0}'")]
     ScopeNotGranted(String),
     #[error("Missing or invalid Authorization header")]
@@ -20,9 +24,9 @@ pub enum ApiError {
     InvalidToken(VerifyError),
     #[error("Missing required scope: '{0}'")]
     InsufficientScope(&'static str),
-    /// The server's own configuration is broken. The detail is logged, never returned.
+    /// The stack's secret could not be read or used. The detail is logged, never returned.
     #[error("server misconfigured: {0}")]
-    Misconfigured(String),
+    Secret(SecretFailure),
     #[error("Identity provider error: {0}")]
     Provider(String),
     #[error("Identity provider timed out")]
@@ -41,6 +45,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => 400,
             ApiError::AuthenticationFailed(_)
+            | ApiError::AccessKeyRequired
             | ApiError::MissingAuthorization
             | ApiError::NoAuthorizerContext => 401,
             ApiError::InvalidToken(error) if error.is_unavailable() => 503,
@@ -48,7 +53,7 @@ impl ApiError {
             ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
-            ApiError::Misconfigured(_) => 500,
+            ApiError::Secret(_) => 500,
             ApiError::Provider(_) => 502,
             ApiError::ProviderTimeout => 504,
         }
@@ -57,9 +62,7 @@ impl ApiError {
     /// The `error` text of the response body.
     pub fn public_message(&self) -> String {
         match self {
-            ApiError::Misconfigured(_) => {
-                "Server misconfigured; see the function's logs".to_owned()
-            }
+            ApiError::Secret(_) => "Server misconfigured; see the function's logs".to_owned(),
             ApiError::InvalidToken(error) if error.is_unavailable() => {
                 "Signing keys unavailable".to_owned()
             }
@@ -95,12 +98,13 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::ProviderRejected(_) => "provider_rejected",
             ApiError::AuthenticationFailed(_) => "authentication_failed",
+            ApiError::AccessKeyRequired => "access_key_required",
             ApiError::ScopeNotGranted(_) => "scope_not_granted",
             ApiError::MissingAuthorization => "missing_authorization",
             ApiError::InvalidToken(error) if error.is_unavailable() => "keys_unavailable",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
-            ApiError::Misconfigured(_) => "misconfigured",
+            ApiError::Secret(failure) => failure.cause.kind(),
             ApiError::Provider(_) => "provider_error",
             ApiError::ProviderTimeout => "provider_timeout",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -133,8 +137,13 @@ mod tests {
         assert_eq!(unavailable.status(), 503);
         assert_eq!(unavailable.public_message(), "Signing keys unavailable");
         assert_eq!(unavailable.headers(), vec![("retry-after", "1".to_owned())]);
-        let misconfigured = ApiError::Misconfigured("secret x is not JSON".into());
+        let misconfigured = ApiError::Secret(SecretFailure {
+            id: "m2m/descope".into(),
+            cause: crate::credentials::SecretError::NotJson,
+        });
         assert!(!misconfigured.public_message().contains("secret"));
+        assert_eq!(misconfigured.kind(), "secret_malformed");
+        assert_eq!(ApiError::AccessKeyRequired.status(), 401);
         assert_eq!(
             ApiError::InsufficientScope("admin").to_string(),
             "Missing required scope: 'admin'"

@@ -68,12 +68,12 @@ impl Exchanger {
                     form.push(("scope", input.scopes.join(" ")));
                 }
                 // RFC 6749 section 2.3.1: client_secret_basic, each part form-urlencoded first.
+                let encode = |text: &str| {
+                    form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+                };
                 client
                     .post(endpoint)
-                    .basic_auth(
-                        form_encode(input.project_id),
-                        Some(form_encode(input.access_key)),
-                    )
+                    .basic_auth(encode(input.project_id), Some(encode(input.access_key)))
                     .header("accept", "application/json")
                     .form(&form)
             }
@@ -191,29 +191,51 @@ fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> 
             .map(str::to_owned)
             .unwrap_or_else(|| format!("status {status}")),
     };
-    let text = if access_key.len() >= 4 {
-        text.replace(access_key, "[redacted]")
-    } else {
-        text
-    };
-    text.chars()
+    // Bounded before the redaction (whose cost grows with the text) and again after it.
+    let text: String = text.chars().take(4 * MAX_PROVIDER_MESSAGE).collect();
+    redact_key(&text, access_key)
+        .chars()
         .filter(|c| !c.is_control())
         .take(MAX_PROVIDER_MESSAGE)
         .collect()
 }
 
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
+/// Shortest run of the caller's key that is never repeated back: a provider that quotes the key, or part of
+/// it (a prefix, an id glued to a secret), must not turn an error message into a leak.
+const KEY_RUN: usize = 8;
+
+/// `text` with every stretch that shares a run of [`KEY_RUN`] bytes with `key` (or, for a shorter key, the
+/// whole key) replaced by `[redacted]`.
+fn redact_key(text: &str, key: &str) -> String {
+    let (text_bytes, key_bytes) = (text.as_bytes(), key.as_bytes());
+    let run = KEY_RUN.min(key_bytes.len());
+    if run == 0 || text_bytes.len() < run {
+        return text.to_owned();
+    }
+    let mut covered = vec![false; text_bytes.len()];
+    for window in key_bytes.windows(run) {
+        let mut from = 0;
+        while let Some(at) = find(&text_bytes[from..], window) {
+            covered[from + at..from + at + run].fill(true);
+            from += at + 1;
         }
     }
+    let mut out = String::with_capacity(text.len());
+    let mut in_run = false;
+    for (index, ch) in text.char_indices() {
+        let hidden = covered[index..index + ch.len_utf8()].iter().any(|&c| c);
+        if hidden && !in_run {
+            out.push_str("[redacted]");
+        } else if !hidden {
+            out.push(ch);
+        }
+        in_run = hidden;
+    }
     out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -255,7 +277,34 @@ mod tests {
     }
 
     #[test]
-    fn form_encoding_follows_rfc_6749() {
-        assert_eq!(form_encode("a b:c/~"), "a+b%3Ac%2F%7E");
+    fn no_run_of_eight_characters_of_the_key_comes_back() {
+        let key = "K2abcdefgh:0123456789secret";
+        for message in [
+            format!("key {key} is invalid"),
+            "key K2abcdefgh is unknown".to_owned(),
+            "prefix 0123456789 not found".to_owned(),
+            format!("twice {key}{key} glued"),
+            "K2abcdef then 89secret".to_owned(),
+        ] {
+            let doc = json!({"errorDescription": message});
+            let shown = provider_message(Some(&doc), 401, key);
+            for start in 0..=key.len() - KEY_RUN {
+                assert!(
+                    !shown.contains(&key[start..start + KEY_RUN]),
+                    "{message} -> {shown}"
+                );
+            }
+            assert!(shown.contains("[redacted]"), "{message} -> {shown}");
+        }
+        // Seven characters of the key are just text (a word of the message may share them by chance).
+        let doc = json!({"errorDescription": "K2abcde is fine"});
+        assert_eq!(provider_message(Some(&doc), 401, key), "K2abcde is fine");
+        // A key shorter than the run is hidden whole.
+        let doc = json!({"errorDescription": "bad key abc!"});
+        assert_eq!(
+            provider_message(Some(&doc), 401, "abc"),
+            "bad key [redacted]!"
+        );
+        assert_eq!(redact_key("ünïcode K2abcdefgh", key), "ünïcode [redacted]");
     }
 }

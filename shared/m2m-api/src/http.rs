@@ -69,8 +69,8 @@ impl ApiError {
     /// The contract's answer for this error: its status, `{"success": false, "error": ...}` and its headers
     /// (`WWW-Authenticate`, `Retry-After`, `Allow`).
     pub fn into_response<B: From<String>>(self) -> Response<B> {
-        if let ApiError::Misconfigured(detail) = &self {
-            tracing::error!(detail = detail.as_str(), "server misconfigured");
+        if let ApiError::Secret(failure) = &self {
+            tracing::error!(detail = %failure, "server misconfigured");
         }
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -115,9 +115,8 @@ pub(crate) fn body_bytes(request: &Request) -> &[u8] {
     }
 }
 
-/// Longest a request may take end to end; the provider and key fetches have shorter limits of their own,
-/// this bounds everything else (and their sum) below the function's timeout.
-pub(crate) const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+/// Longest a request may take end to end (m2m_auth::budget).
+pub(crate) const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
 
 /// Turns an endpoint's work into its response, within the deadline.
 pub(crate) async fn answer(

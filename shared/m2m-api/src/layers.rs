@@ -14,7 +14,7 @@ use std::time::Instant;
 use tower::{Layer, Service};
 
 /// Verifies the request's bearer token and checks `require` before the inner service runs; the inner service
-/// finds the [`m2m_auth::VerifiedToken`] in the request's extensions. A request without a valid token gets
+/// finds the `Arc<`[`m2m_auth::VerifiedToken`]`>` in the request's extensions. A request without a valid token gets
 /// the 401, one without the grant the 403, of docs/contract.md section 1 (bodies, `WWW-Authenticate` per
 /// RFC 6750, security headers).
 #[derive(Clone)]

@@ -2,7 +2,6 @@
 //! [`ApiLayer`], the handlers, and [`run`], which hands a service to the Lambda runtime. Each function's
 //! main.rs composes them; tests call the same pieces in-process.
 
-mod aws_http;
 mod credentials;
 mod error;
 mod exchange;
@@ -16,7 +15,10 @@ mod runtime;
 mod token;
 mod whoami;
 
-pub use credentials::{AwsClientSettings, AwsKeys, CredentialSettings, Credentials, SecretSource};
+pub use credentials::{
+    AwsClientSettings, AwsKeys, Caller, CredentialKind, CredentialSettings, Credentials,
+    SecretError, SecretFailure, SecretSource, StackKeyCallers,
+};
 pub use error::ApiError;
 pub use exchange::Exchanger;
 pub use http::{Cors, json_response};

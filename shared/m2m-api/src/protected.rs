@@ -9,7 +9,6 @@ use m2m_auth::{AuthConfig, ConfigError, Require, VerifiedToken, Verifier, fetch:
 use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -39,7 +38,7 @@ pub const ADMIN: Protection = Protection {
 
 /// The verifier of the configured provider (docs/contract.md section 3), built once per container.
 pub fn verifier(config: &AuthConfig) -> Result<Verifier, ConfigError> {
-    Verifier::from_config(config, build_client(Duration::from_secs(5)))
+    Verifier::from_config(config, build_client(m2m_auth::budget::KEY_FETCH))
 }
 
 /// [`verifier`] from the environment (docs/contract.md section 2).
@@ -52,7 +51,7 @@ pub fn verifier_from_env() -> Result<Verifier, ConfigError> {
 pub async fn succeeded(request: Request, message: &str) -> Result<Response<Body>, Infallible> {
     let claims = request
         .extensions()
-        .get::<VerifiedToken>()
+        .get::<Arc<VerifiedToken>>()
         .map(|token| &token.claims);
     Ok(match claims {
         Some(claims) => json_response(

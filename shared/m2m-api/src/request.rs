@@ -2,7 +2,7 @@
 //! echoes a value (a misplaced access key must not come back in an error).
 
 use crate::ApiError;
-use m2m_auth::{StrictJsonError, parse_strict_object};
+use m2m_auth::{StrictJsonError, is_identifier, parse_strict_object};
 use serde_json::Value;
 
 /// Largest accepted request body.
@@ -32,6 +32,18 @@ impl TokenRequest {
         })?;
         let mut request = TokenRequest::default();
         for (name, value) in &object {
+            // An unknown member is refused whatever its value (even `null`): a misspelt `accesskey` must
+            // not pass silently. Its name is not repeated: it is caller input.
+            let known = matches!(
+                name.as_str(),
+                "projectId" | "accessKey" | "scopes" | "tenant"
+            );
+            if !known {
+                return Err(bad(
+                    "Request body has an unknown field (expected projectId, accessKey, scopes, tenant)"
+                        .into(),
+                ));
+            }
             if value.is_null() {
                 continue;
             }
@@ -39,15 +51,12 @@ impl TokenRequest {
                 "projectId" => request.project_id = Some(identifier("projectId", value)?),
                 "tenant" => request.tenant = Some(identifier("tenant", value)?),
                 "accessKey" => request.access_key = Some(access_key(value)?),
-                "scopes" => request.scopes = scopes(value)?,
-                other => {
-                    let shown: String =
-                        other.chars().filter(|c| !c.is_control()).take(64).collect();
-                    return Err(bad(format!(
-                        "Unknown field '{shown}' (expected projectId, accessKey, scopes, tenant)"
-                    )));
-                }
+                _ => request.scopes = scopes(value)?,
             }
+        }
+        // A project named without a key would pair the caller's choice of project with the stack's own key.
+        if request.project_id.is_some() && request.access_key.is_none() {
+            return Err(bad("'projectId' can only be sent with 'accessKey'".into()));
         }
         Ok(request)
     }
@@ -66,20 +75,15 @@ fn identifier(field: &str, value: &Value) -> Result<String, ApiError> {
     }
 }
 
-pub(crate) fn is_identifier(text: &str) -> bool {
-    (1..=128).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+/// An access key (or OAuth client secret): 1-1024 printable ASCII characters without spaces, wherever it
+/// comes from (a request body, the secret, the environment).
+pub(crate) fn is_access_key(text: &str) -> bool {
+    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn access_key(value: &Value) -> Result<String, ApiError> {
     match value.as_str() {
-        Some(text)
-            if (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Ok(text.to_owned())
-        }
+        Some(text) if is_access_key(text) => Ok(text.to_owned()),
         _ => Err(bad(
             "'accessKey' must be a string of 1-1024 printable ASCII characters without spaces"
                 .into(),
@@ -165,7 +169,13 @@ mod tests {
         assert!(error(r#"{"scopes":["\""]}"#).contains("'scopes[0]'"));
         let many = format!(r#"{{"scopes":[{}]}}"#, vec!["\"s\""; 33].join(","));
         assert!(error(&many).contains("at most 32"));
-        assert!(error(r#"{"accesskey":"x"}"#).contains("Unknown field 'accesskey'"));
+        assert!(error(r#"{"accesskey":"x"}"#).contains("unknown field"));
+        assert!(!error(r#"{"accesskey":"x"}"#).contains("accesskey"));
+        assert!(error(r#"{"bogus":null}"#).contains("unknown field"));
+        assert!(
+            error(r#"{"projectId":"P2x"}"#)
+                .contains("'projectId' can only be sent with 'accessKey'")
+        );
         assert!(error(r#"[]"#).contains("JSON object"));
         assert!(error(r#"{"tenant":"a","tenant":"b"}"#).contains("duplicate"));
         assert!(error(&"x".repeat(MAX_BODY_BYTES + 1)).contains("16384"));

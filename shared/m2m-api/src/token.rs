@@ -1,4 +1,4 @@
-use crate::credentials::{CredentialSettings, Credentials};
+use crate::credentials::{Caller, CredentialKind, CredentialSettings, Credentials};
 use crate::exchange::{ExchangeInput, Exchanger};
 use crate::http::{Cors, answer, body_bytes};
 use crate::{ApiError, TokenRequest};
@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Total time allowed for one call to the provider.
-const PROVIDER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Verifiers (each with its key cache) kept for projects named in requests.
-const MAX_PROJECT_VERIFIERS: usize = 16;
+const PROVIDER_TIMEOUT: Duration = m2m_auth::budget::PROVIDER_CALL;
+/// Verifiers (each with its key cache) kept for other projects named in requests, besides the configured
+/// project's, which is never evicted: a caller cycling through projects must not make every exchange for the
+/// configured project pay a key fetch.
+const MAX_OTHER_PROJECT_VERIFIERS: usize = 16;
 
 /// Everything the token function is configured with.
 #[derive(Debug, Clone)]
@@ -25,8 +27,11 @@ pub struct TokenSettings {
 impl TokenSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let auth = AuthConfig::from_env()?;
-        let oidc = matches!(auth.provider, Provider::Oidc { .. });
-        let credentials = CredentialSettings::from_lookup(oidc, |name| std::env::var(name).ok())?;
+        let kind = match auth.provider {
+            Provider::Descope { .. } => CredentialKind::DescopeAccessKey,
+            Provider::Oidc { .. } => CredentialKind::OAuthClient,
+        };
+        let credentials = CredentialSettings::from_lookup(kind, |name| std::env::var(name).ok())?;
         Ok(TokenSettings {
             auth,
             credentials,
@@ -46,12 +51,60 @@ pub struct TokenApi {
 }
 
 enum Verifiers {
-    /// Descope: one verifier per project, the most recently used last.
+    /// Descope: one verifier (with its key cache) per project.
     Descope {
         base_url: String,
-        by_project: Mutex<Vec<(String, Arc<Verifier>)>>,
+        by_project: ProjectVerifiers<Verifier>,
     },
     Oidc(Arc<Verifier>),
+}
+
+/// Per-project values: the configured project's kept for good, and those of other projects named in
+/// requests in a small most-recently-used list, so that a caller cycling through projects cannot evict the
+/// configured project's keys (and make every exchange for it pay a key fetch).
+struct ProjectVerifiers<V> {
+    configured: Option<(String, Arc<V>)>,
+    others: Mutex<Vec<(String, Arc<V>)>>,
+}
+
+impl<V> ProjectVerifiers<V> {
+    fn new(configured: Option<(String, V)>) -> Self {
+        ProjectVerifiers {
+            configured: configured.map(|(id, value)| (id, Arc::new(value))),
+            others: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn get(&self, project_id: &str, make: impl FnOnce() -> V) -> Arc<V> {
+        if let Some((id, value)) = &self.configured
+            && id == project_id
+        {
+            return value.clone();
+        }
+        let mut others = self
+            .others
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(index) = others.iter().position(|(id, _)| id == project_id) {
+            let entry = others.remove(index);
+            let value = entry.1.clone();
+            others.push(entry);
+            return value;
+        }
+        if others.len() >= MAX_OTHER_PROJECT_VERIFIERS {
+            others.remove(0);
+        }
+        let value = Arc::new(make());
+        others.push((project_id.to_owned(), value.clone()));
+        value
+    }
+
+    fn others(&self) -> usize {
+        self.others
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
 }
 
 impl TokenApi {
@@ -64,14 +117,24 @@ impl TokenApi {
                 },
                 Verifiers::Descope {
                     base_url: base_url.clone(),
-                    by_project: Mutex::new(Vec::new()),
+                    by_project: ProjectVerifiers::new(settings.auth.project_id().map(
+                        |project_id| {
+                            let verifier = Verifier::for_descope_project(
+                                &settings.auth,
+                                client.clone(),
+                                base_url,
+                                project_id,
+                            );
+                            (project_id.to_owned(), verifier)
+                        },
+                    )),
                 },
             ),
             Provider::Oidc { issuer } => {
                 let discovery = Arc::new(Discovery::new(
                     client.clone(),
                     issuer,
-                    Duration::from_secs(3),
+                    m2m_auth::budget::KEY_FETCH,
                 ));
                 let verifier =
                     Verifier::for_oidc(&settings.auth, client.clone(), discovery.clone());
@@ -99,15 +162,22 @@ impl TokenApi {
         &self.credentials
     }
 
-    /// How many per-project verifiers (each with its key cache) are held: at most 16, the most recently
-    /// used kept. A verifier is made only for a project whose exchange succeeded.
+    /// How many verifiers of other projects than the configured one (each with its key cache) are held: at
+    /// most 16, the most recently used kept. A verifier is made only for a project whose exchange succeeded.
     pub fn cached_verifiers(&self) -> usize {
         match &self.verifiers {
-            Verifiers::Oidc(_) => 1,
-            Verifiers::Descope { by_project, .. } => by_project
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .len(),
+            Verifiers::Oidc(_) => 0,
+            Verifiers::Descope { by_project, .. } => by_project.others(),
+        }
+    }
+
+    /// The configured project's verifier (kept for good).
+    pub fn configured_verifier(&self) -> Option<&Verifier> {
+        match &self.verifiers {
+            Verifiers::Oidc(verifier) => Some(verifier),
+            Verifiers::Descope { by_project, .. } => {
+                by_project.configured.as_ref().map(|(_, v)| &**v)
+            }
         }
     }
 
@@ -118,28 +188,9 @@ impl TokenApi {
             Verifiers::Descope {
                 base_url,
                 by_project,
-            } => {
-                let mut cache = by_project
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                if let Some(index) = cache.iter().position(|(id, _)| id == project_id) {
-                    let entry = cache.remove(index);
-                    let verifier = entry.1.clone();
-                    cache.push(entry);
-                    return verifier;
-                }
-                if cache.len() >= MAX_PROJECT_VERIFIERS {
-                    cache.remove(0);
-                }
-                let verifier = Arc::new(Verifier::for_descope_project(
-                    &self.auth,
-                    self.client.clone(),
-                    base_url,
-                    project_id,
-                ));
-                cache.push((project_id.to_owned(), verifier.clone()));
-                verifier
-            }
+            } => by_project.get(project_id, || {
+                Verifier::for_descope_project(&self.auth, self.client.clone(), base_url, project_id)
+            }),
         }
     }
 
@@ -150,7 +201,8 @@ impl TokenApi {
                 "'tenant' is not supported with AUTH_PROVIDER=oidc".into(),
             ));
         }
-        let credentials = self.credentials.resolve(&body).await?;
+        let caller = Caller::of(request);
+        let credentials = self.credentials.resolve(&body, &caller).await?;
         let input = ExchangeInput {
             project_id: &credentials.project_id,
             access_key: &credentials.access_key,
@@ -174,7 +226,16 @@ impl TokenApi {
         {
             return Err(ApiError::ScopeNotGranted(missing.clone()));
         }
-        tracing::info!(credentials = credentials.source, subject = ?verified.claims.get("sub"), "token issued");
+        let principal = match &caller {
+            Caller::Iam { principal } => Some(principal.as_str()),
+            Caller::Public => None,
+        };
+        tracing::info!(
+            credentials = credentials.source.as_str(),
+            caller = principal,
+            subject = ?verified.claims.get("sub"),
+            "token issued"
+        );
         Ok(json!({
             "success": true,
             "jwt": jwt,
@@ -195,5 +256,27 @@ impl TokenApi {
     /// The CORS settings this function was configured with, for its [`crate::ApiLayer`].
     pub fn cors(&self) -> &Cors {
         &self.cors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycling_through_projects_never_evicts_the_configured_one() {
+        let verifiers = ProjectVerifiers::new(Some(("P2Configured".to_owned(), 0usize)));
+        let configured = verifiers.get("P2Configured", || unreachable!("kept for good"));
+        for round in 0..3 {
+            for other in 0..40 {
+                verifiers.get(&format!("P2Other{other}"), || round * 100 + other);
+                let again = verifiers.get("P2Configured", || unreachable!("evicted"));
+                assert!(Arc::ptr_eq(&configured, &again));
+            }
+        }
+        assert_eq!(verifiers.others(), MAX_OTHER_PROJECT_VERIFIERS);
+        // The most recently used other project is still there; the oldest is gone.
+        assert_eq!(*verifiers.get("P2Other39", || 7), 239);
+        assert_eq!(*verifiers.get("P2Other0", || 7), 7);
     }
 }

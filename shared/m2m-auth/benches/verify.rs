@@ -7,9 +7,15 @@
 //! The token is a realistic Descope session token (RS256, RSA-2048, ~650 bytes) minted by the local issuer,
 //! whose key set the verifier fetched once over loopback before timing starts (a warm cache, as in a warm
 //! Lambda container). Nothing in the timed loop touches the network.
+//!
+//! Three paths of a valid token: presented again (answered from the verified-token cache), new (every
+//! iteration a token the cache does not hold: a full check, its insertion and an eviction), and the same
+//! token with the cache turned off (the full check alone, as before the cache).
 
 #[path = "support/floor.rs"]
 mod floor;
+#[path = "support/tokens.rs"]
+mod tokens;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,7 +38,9 @@ fn ready<F: Future>(future: F) -> F::Output {
 
 struct Fixture {
     verifier: Verifier,
+    uncached: Verifier,
     token: String,
+    new_tokens: Vec<String>,
     der: Vec<u8>,
 }
 
@@ -55,14 +63,21 @@ fn fixture() -> Fixture {
                 .await
                 .expect("bind loopback");
             let token = issuer.mint("K2LocalAdmin", None, None).expect("dev key");
+            let new_tokens = tokens::distinct_tokens(&issuer, &token, tokens::NEW_TOKENS);
             sender
-                .send((running.base_url(), token, issuer.current_public_key_der()))
+                .send((
+                    running.base_url(),
+                    new_tokens,
+                    issuer.current_public_key_der(),
+                ))
                 .unwrap();
             std::future::pending::<()>().await;
             drop(running);
         });
     });
-    let (base_url, token, der) = receiver.recv().unwrap();
+    // The repeated token is one of the new tokens' kind (same size and claims), verified once more.
+    let (base_url, new_tokens, der) = receiver.recv().unwrap();
+    let token = new_tokens[0].clone();
     let config = AuthConfig::from_lookup(|name| match name {
         "DESCOPE_BASE_URL" => Some(base_url.clone()),
         "DESCOPE_PROJECT_ID" => Some("P2LocalDevProject".into()),
@@ -74,19 +89,24 @@ fn fixture() -> Fixture {
         .enable_all()
         .build()
         .unwrap();
-    let verifier = runtime.block_on(async {
-        let verifier =
-            Verifier::from_config(&config, build_client(Duration::from_secs(5))).unwrap();
-        verifier
-            .verify(&token)
-            .await
-            .expect("the minted token verifies");
-        verifier
-    });
-    assert_eq!(verifier.keys().fetch_count(), 1);
+    let warm = |entries: usize| {
+        runtime.block_on(async {
+            let verifier = Verifier::from_config(&config, build_client(Duration::from_secs(5)))
+                .unwrap()
+                .with_token_cache_entries(entries);
+            verifier
+                .verify(&token)
+                .await
+                .expect("the minted token verifies");
+            assert_eq!(verifier.keys().fetch_count(), 1);
+            verifier
+        })
+    };
     Fixture {
-        verifier,
+        verifier: warm(m2m_auth::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES),
+        uncached: warm(0),
         token,
+        new_tokens,
         der,
     }
 }
@@ -94,7 +114,9 @@ fn fixture() -> Fixture {
 fn benches(c: &mut Criterion) {
     let Fixture {
         verifier,
+        uncached,
         token,
+        new_tokens,
         der,
     } = fixture();
     let mut floor = floor::floor(&der, &token);
@@ -112,8 +134,18 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("auth");
     group.bench_function("floor_first", &mut floor);
-    group.bench_function("verify_grants_warm", |b| {
+    group.bench_function("verify_grants_repeated", |b| {
         b.iter(|| ready(verifier.verify(black_box(&token))).unwrap())
+    });
+    group.bench_function("verify_grants_new", |b| {
+        let mut next = 0;
+        b.iter(|| {
+            next = (next + 1) % new_tokens.len();
+            ready(verifier.verify(black_box(&new_tokens[next]))).unwrap()
+        })
+    });
+    group.bench_function("verify_grants_no_cache", |b| {
+        b.iter(|| ready(uncached.verify(black_box(&token))).unwrap())
     });
     group.bench_function("refused_bad_signature", |b| {
         b.iter(|| ready(verifier.verify(black_box(&forged))).unwrap_err())
@@ -126,7 +158,12 @@ fn benches(c: &mut Criterion) {
     });
     group.bench_function("floor_last", &mut floor);
     group.finish();
-    println!("token bytes: {}", token.len());
+    let stats = verifier.cache_stats();
+    assert!(stats.evictions > 0 && stats.hits > 0, "{stats:?}");
+    println!(
+        "token bytes: {}; verified-token cache: {stats:?}",
+        token.len()
+    );
 }
 
 criterion_group!(auth, benches);

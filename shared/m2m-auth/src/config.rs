@@ -59,6 +59,11 @@ pub struct AuthConfig {
     pub algorithms: Vec<Algorithm>,
     pub leeway: Duration,
     pub jwks_cache_ttl: Duration,
+    /// `JWKS_MAX_STALE_SECONDS`: while every refresh fails, how long after the last successful fetch the
+    /// cached keys are still trusted. Past it a key that may have been revoked is no longer accepted.
+    pub jwks_max_stale: Duration,
+    /// How many verified tokens a verifier remembers (`VERIFIED_TOKEN_CACHE_ENTRIES`; 0 turns it off).
+    pub verified_token_cache_entries: usize,
 }
 
 /// A configuration variable holds a value the functions cannot work with.
@@ -79,6 +84,8 @@ impl ConfigError {
 }
 
 pub const DEFAULT_BASE_URL: &str = "https://api.descope.com";
+/// A day: long enough to ride out a provider outage, short enough that a revoked key stops working.
+const DEFAULT_JWKS_MAX_STALE_SECONDS: u64 = 86_400;
 
 impl AuthConfig {
     /// Settings for a Descope project with every other value at its default.
@@ -93,6 +100,8 @@ impl AuthConfig {
             algorithms: vec![Algorithm::RS256],
             leeway: Duration::from_secs(5),
             jwks_cache_ttl: Duration::from_secs(600),
+            jwks_max_stale: Duration::from_secs(DEFAULT_JWKS_MAX_STALE_SECONDS),
+            verified_token_cache_entries: crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
         }
     }
 
@@ -103,11 +112,7 @@ impl AuthConfig {
 
     /// Reads settings through `lookup` (the environment, in production). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = trimmed(&lookup);
         let provider = match get("AUTH_PROVIDER").as_deref().unwrap_or("descope") {
             "descope" => Provider::Descope {
                 base_url: parse_base_url(
@@ -163,6 +168,24 @@ impl AuthConfig {
             600,
             1..=86_400,
         )?;
+        let jwks_max_stale = parse_seconds(
+            get("JWKS_MAX_STALE_SECONDS"),
+            "JWKS_MAX_STALE_SECONDS",
+            DEFAULT_JWKS_MAX_STALE_SECONDS,
+            1..=604_800,
+        )?;
+        if jwks_max_stale < jwks_cache_ttl {
+            return Err(ConfigError::new(
+                "JWKS_MAX_STALE_SECONDS",
+                "must be at least JWKS_CACHE_SECONDS (keys are trusted that long after any fetch)",
+            ));
+        }
+        let verified_token_cache_entries = parse_count(
+            get("VERIFIED_TOKEN_CACHE_ENTRIES"),
+            "VERIFIED_TOKEN_CACHE_ENTRIES",
+            crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES,
+            0..=MAX_VERIFIED_TOKEN_CACHE_ENTRIES,
+        )?;
         Ok(AuthConfig {
             provider,
             audience,
@@ -170,6 +193,8 @@ impl AuthConfig {
             algorithms,
             leeway,
             jwks_cache_ttl,
+            jwks_max_stale,
+            verified_token_cache_entries,
         })
     }
 
@@ -201,7 +226,43 @@ fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
     Ok(algorithms)
 }
 
-pub(crate) fn parse_seconds(
+/// The most entries `VERIFIED_TOKEN_CACHE_ENTRIES` may ask for (the byte bound caps what they hold anyway).
+const MAX_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1_000_000;
+
+fn parse_count(
+    value: Option<String>,
+    variable: &'static str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.parse::<usize>() {
+        Ok(count) if range.contains(&count) => Ok(count),
+        _ => Err(ConfigError::new(
+            variable,
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// The configuration lookup rule, written once for every function: a value is trimmed, and an empty value
+/// counts as unset (CloudFormation sets a variable to "" for an empty parameter).
+pub fn trimmed<L: Fn(&str) -> Option<String>>(lookup: &L) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| {
+        lookup(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+}
+
+/// A whole number of seconds within `range`, or `default` when unset; the error names `variable`.
+pub fn parse_seconds(
     value: Option<String>,
     variable: &'static str,
     default: u64,
@@ -262,7 +323,8 @@ pub fn validate_identifier(variable: &'static str, value: String) -> Result<Stri
     }
 }
 
-pub(crate) fn is_identifier(value: &str) -> bool {
+/// The identifier rule of docs/contract.md section 1 (project and tenant ids), the one place it is written.
+pub fn is_identifier(value: &str) -> bool {
     (1..=128).contains(&value.len())
         && value
             .bytes()
@@ -289,6 +351,10 @@ mod tests {
         assert_eq!(cfg.algorithms, vec![Algorithm::RS256]);
         assert_eq!(cfg.leeway, Duration::from_secs(5));
         assert_eq!(cfg.jwks_cache_ttl, Duration::from_secs(600));
+        assert_eq!(cfg.jwks_max_stale, Duration::from_secs(86_400));
+        assert_eq!(cfg.verified_token_cache_entries, 1024);
+        let off = config(&[("VERIFIED_TOKEN_CACHE_ENTRIES", "0")]).unwrap();
+        assert_eq!(off.verified_token_cache_entries, 0);
         assert_eq!(
             cfg.provider,
             Provider::Descope {
@@ -306,6 +372,26 @@ mod tests {
             (&[("JWT_ALGORITHMS", " , ")], "JWT_ALGORITHMS"),
             (&[("JWT_LEEWAY_SECONDS", "-1")], "JWT_LEEWAY_SECONDS"),
             (&[("JWKS_CACHE_SECONDS", "0")], "JWKS_CACHE_SECONDS"),
+            (&[("JWKS_MAX_STALE_SECONDS", "0")], "JWKS_MAX_STALE_SECONDS"),
+            (
+                &[
+                    ("JWKS_CACHE_SECONDS", "900"),
+                    ("JWKS_MAX_STALE_SECONDS", "600"),
+                ],
+                "JWKS_MAX_STALE_SECONDS",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "-1")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "lots")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
+            (
+                &[("VERIFIED_TOKEN_CACHE_ENTRIES", "1000001")],
+                "VERIFIED_TOKEN_CACHE_ENTRIES",
+            ),
             (
                 &[("DESCOPE_BASE_URL", "http://api.descope.com")],
                 "DESCOPE_BASE_URL",

@@ -167,7 +167,7 @@ impl Discovery {
 pub fn build_client(total_timeout: Duration) -> reqwest::Client {
     let builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(2))
+        .connect_timeout(crate::budget::CONNECT)
         .timeout(total_timeout)
         .pool_idle_timeout(Duration::from_secs(50))
         .user_agent(concat!("m2m-auth/", env!("CARGO_PKG_VERSION")));

@@ -34,6 +34,8 @@ pub enum JwksLocation {
 #[derive(Debug, Clone)]
 pub struct JwksCacheOptions {
     pub ttl: Duration,
+    /// While refreshes fail, cached keys are used for at most this long after the last successful fetch.
+    pub max_stale: Duration,
     pub unknown_kid_interval: Duration,
     pub fetch_timeout: Duration,
     pub max_bytes: usize,
@@ -43,8 +45,9 @@ impl Default for JwksCacheOptions {
     fn default() -> Self {
         JwksCacheOptions {
             ttl: Duration::from_secs(600),
+            max_stale: Duration::from_secs(86_400),
             unknown_kid_interval: MIN_UNKNOWN_KID_REFRESH_INTERVAL,
-            fetch_timeout: Duration::from_secs(3),
+            fetch_timeout: crate::budget::KEY_FETCH,
             max_bytes: 150_000,
         }
     }
@@ -83,7 +86,11 @@ impl CacheState {
             })
             .filter(|left| !left.is_zero());
         match (key, stale, backoff_left) {
-            (Some(key), false, _) | (Some(key), true, Some(_)) => Decision::Use(key.clone()),
+            (Some(key), false, _) => Decision::Use(key.clone()),
+            (Some(key), true, Some(left)) => match self.trusted(key, now, options) {
+                Some(key) => Decision::Use(key),
+                None => Decision::Refuse(VerifyError::KeysUnavailable { retry_after: left }),
+            },
             (Some(_), true, None) => Decision::Fetch { unknown_kid: false },
             (None, _, Some(left)) => {
                 Decision::Refuse(VerifyError::KeysUnavailable { retry_after: left })
@@ -102,6 +109,20 @@ impl CacheState {
         }
     }
 
+    /// `key` while the set it came from is within the maximum staleness (a revoked key must stop working even
+    /// when the provider cannot be reached to say so).
+    fn trusted(
+        &self,
+        key: &Arc<SigningKey>,
+        now: Instant,
+        options: &JwksCacheOptions,
+    ) -> Option<Arc<SigningKey>> {
+        let fresh_enough = self
+            .fetched_at
+            .is_some_and(|at| now.duration_since(at) < options.max_stale);
+        fresh_enough.then(|| key.clone())
+    }
+
     /// What a request gets once the fetch it needed (its own or another's) has finished.
     fn after_fetch(
         &self,
@@ -109,8 +130,12 @@ impl CacheState {
         now: Instant,
         options: &JwksCacheOptions,
     ) -> Result<Arc<SigningKey>, VerifyError> {
-        if let Some(key) = self.keys.get(kid) {
-            return Ok(key.clone());
+        if let Some(key) = self
+            .keys
+            .get(kid)
+            .and_then(|key| self.trusted(key, now, options))
+        {
+            return Ok(key);
         }
         match self.failed_at {
             Some(at) => Err(VerifyError::KeysUnavailable {

@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-/// One usable key: its `kid` and a parsed public key for each accepted algorithm it may be used with.
+/// One usable key: a parsed public key for each accepted algorithm it may be used with (the key set maps
+/// the `kid` to it).
 pub(crate) struct SigningKey {
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
@@ -121,7 +122,11 @@ fn rsa_public_key_der(n: Option<&str>, e: Option<&str>) -> Result<Vec<u8>, Ignor
     if strip_leading_zeros(&e) != [0x01, 0x00, 0x01] {
         return Err("RSA exponent is not 65537");
     }
-    let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+    // An empty (or all-zero) modulus is no key; checked before the bit count, which assumes a first byte.
+    let Some(&first) = n.first() else {
+        return Err("RSA modulus is empty");
+    };
+    let bits = n.len() * 8 - first.leading_zeros() as usize;
     if bits < 2048 {
         return Err("RSA key shorter than 2048 bits");
     }

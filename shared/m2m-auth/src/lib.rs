@@ -2,9 +2,11 @@
 //!
 //! A [`Verifier`] checks a compact JWS against the provider's signing keys (held by a [`JwksCache`] across
 //! warm invocations), validates its claims exactly as docs/contract.md section 3 says, and computes its effective
-//! [`Grants`] (section 4). [`Require`] states what an endpoint needs.
+//! [`Grants`] (section 4). A token presented again is answered from a bounded cache of verified tokens, its
+//! time claims and signing key checked anew. [`Require`] states what an endpoint needs.
 
 mod bearer;
+pub mod budget;
 mod config;
 mod error;
 pub mod fetch;
@@ -13,15 +15,22 @@ mod jwks;
 mod jws;
 mod keys;
 mod strict_json;
+mod token_cache;
 mod verify;
 
 pub use bearer::{bearer_credentials, bearer_token};
-pub use config::{AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, parse_algorithm};
+pub use config::{
+    AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, is_identifier, parse_algorithm,
+    parse_seconds, trimmed,
+};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
 pub use jwks::{JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL};
 pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};
+pub use token_cache::{
+    DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
+};
 pub use verify::{ClaimsPolicy, VerifiedToken, Verifier};
 
 /// JSON object type used for decoded headers and claims.

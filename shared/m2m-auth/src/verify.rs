@@ -3,11 +3,12 @@ use crate::fetch::Discovery;
 use crate::grants::{GrantModel, Grants};
 use crate::jwks::{JwksCache, JwksCacheOptions, JwksLocation};
 use crate::jws::{self, CompactJws};
+use crate::token_cache::{CachedToken, TokenCacheStats, VerifiedTokenCache};
 use crate::{JsonObject, VerifyError};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A token that passed every check, with its effective grants.
 #[derive(Debug, Clone)]
@@ -76,7 +77,7 @@ impl ClaimsPolicy {
         &self,
         header: &'h JsonObject,
     ) -> Result<(Algorithm, &'h str), VerifyError> {
-        for name in ["crit", "b64", "cty"] {
+        for name in ["crit", "b64", "cty", "zip"] {
             if header.contains_key(name) {
                 return Err(VerifyError::UnsupportedHeader(name));
             }
@@ -100,8 +101,8 @@ impl ClaimsPolicy {
         }
     }
 
-    /// Checks the claims at `now` (unix seconds); returns `exp`.
-    fn check_claims(&self, claims: &JsonObject, now: f64) -> Result<f64, VerifyError> {
+    /// Checks the claims at `now` (unix seconds); returns when the token may be accepted.
+    fn check_claims(&self, claims: &JsonObject, now: f64) -> Result<Validity, VerifyError> {
         let number = |name: &'static str| match claims.get(name) {
             None => Ok(None),
             Some(value) => value
@@ -110,15 +111,12 @@ impl ClaimsPolicy {
                 .ok_or(VerifyError::InvalidClaimType(name)),
         };
         let exp = number("exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
-        if now >= exp + self.leeway_secs {
-            return Err(VerifyError::Expired);
-        }
-        if number("nbf")?.is_some_and(|nbf| nbf > now + self.leeway_secs) {
-            return Err(VerifyError::NotYetValid);
-        }
-        if number("iat")?.is_some_and(|iat| iat > now + self.leeway_secs) {
-            return Err(VerifyError::IssuedInFuture);
-        }
+        let validity = Validity {
+            exp,
+            nbf: number("nbf")?,
+            iat: number("iat")?,
+        };
+        validity.check(now, self.leeway_secs)?;
         match claims.get("iss") {
             Some(Value::String(iss)) if self.issuers.iter().any(|accepted| accepted == iss) => {}
             Some(Value::String(_)) => return Err(VerifyError::IssuerNotAccepted),
@@ -150,19 +148,65 @@ impl ClaimsPolicy {
             Some(Value::String(drn)) if drn == "DS" => {}
             Some(_) => return Err(VerifyError::NotASessionToken),
         }
-        Ok(exp)
+        Ok(validity)
     }
 }
 
-/// Verifies tokens of one issuer with its cached keys.
+/// A token's time claims (unix seconds): the rules that still depend on the clock once every other check
+/// has passed, so a remembered token is held to them on each use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Validity {
+    exp: f64,
+    nbf: Option<f64>,
+    iat: Option<f64>,
+}
+
+impl Validity {
+    /// The type checks of these claims come first in [`ClaimsPolicy::check_claims`]; then, in this order,
+    /// `exp`, `nbf` and `iat` against `now`, each with the leeway.
+    fn check(&self, now: f64, leeway_secs: f64) -> Result<(), VerifyError> {
+        if now >= self.exp + leeway_secs {
+            return Err(VerifyError::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| nbf > now + leeway_secs) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if self.iat.is_some_and(|iat| iat > now + leeway_secs) {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        Ok(())
+    }
+}
+
+/// Verifies tokens of one issuer with its cached keys, remembering the tokens that passed.
+///
+/// The policy and the remembered tokens live and die together: an entry is valid only for the rules it was
+/// checked under, and those rules never change within one verifier.
 pub struct Verifier {
     policy: ClaimsPolicy,
     keys: JwksCache,
+    verified: VerifiedTokenCache,
 }
 
 impl Verifier {
+    /// A verifier that remembers up to [`crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES`] verified tokens.
     pub fn new(policy: ClaimsPolicy, keys: JwksCache) -> Self {
-        Verifier { policy, keys }
+        Verifier {
+            policy,
+            keys,
+            verified: VerifiedTokenCache::new(crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES),
+        }
+    }
+
+    /// Remembers up to `entries` verified tokens instead (0: none, every token is checked in full).
+    pub fn with_token_cache_entries(mut self, entries: usize) -> Self {
+        self.verified = VerifiedTokenCache::new(entries);
+        self
+    }
+
+    /// Hits, misses and evictions of the verified-token cache (cheap: atomic loads, no lock).
+    pub fn cache_stats(&self) -> TokenCacheStats {
+        self.verified.stats()
     }
 
     /// The verifier the protected functions use: the configured project (Descope), or the configured
@@ -184,7 +228,7 @@ impl Verifier {
                 let discovery = Arc::new(Discovery::new(
                     client.clone(),
                     issuer,
-                    Duration::from_secs(3),
+                    crate::budget::KEY_FETCH,
                 ));
                 Ok(Self::for_oidc(config, client, discovery))
             }
@@ -198,15 +242,16 @@ impl Verifier {
         project_id: &str,
     ) -> Self {
         let location = JwksLocation::Url(format!("{base_url}/v2/keys/{project_id}"));
-        Verifier {
-            policy: ClaimsPolicy::descope(config, base_url, project_id),
-            keys: JwksCache::new(
+        Verifier::new(
+            ClaimsPolicy::descope(config, base_url, project_id),
+            JwksCache::new(
                 client,
                 location,
                 config.algorithms.clone(),
                 cache_options(config),
             ),
-        }
+        )
+        .with_token_cache_entries(config.verified_token_cache_entries)
     }
 
     pub fn for_oidc(
@@ -217,15 +262,16 @@ impl Verifier {
         let audience = config.audience.clone().unwrap_or_default();
         let policy = ClaimsPolicy::oidc(config, discovery.issuer(), &audience);
         let location = JwksLocation::Discovery(discovery);
-        Verifier {
+        Verifier::new(
             policy,
-            keys: JwksCache::new(
+            JwksCache::new(
                 client,
                 location,
                 config.algorithms.clone(),
                 cache_options(config),
             ),
-        }
+        )
+        .with_token_cache_entries(config.verified_token_cache_entries)
     }
 
     pub fn keys(&self) -> &JwksCache {
@@ -233,7 +279,7 @@ impl Verifier {
     }
 
     /// Verifies `token` now.
-    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+    pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, VerifyError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -241,8 +287,16 @@ impl Verifier {
         self.verify_at(token, now).await
     }
 
-    /// Verifies `token` as of `now` (unix seconds).
-    pub async fn verify_at(&self, token: &str, now: f64) -> Result<VerifiedToken, VerifyError> {
+    /// Verifies `token` as of `now` (unix seconds). A token verified before is answered from the cache of
+    /// verified tokens, with its time claims and its signing key checked again.
+    pub async fn verify_at(
+        &self,
+        token: &str,
+        now: f64,
+    ) -> Result<Arc<VerifiedToken>, VerifyError> {
+        if let Some(answer) = self.answer_remembered(token, now).await {
+            return answer;
+        }
         let CompactJws {
             header,
             signing_input,
@@ -250,27 +304,79 @@ impl Verifier {
             signature,
         } = jws::split(token)?;
         let (alg, kid) = self.policy.check_header(&header)?;
+        let fetches_before = self.keys.fetch_count();
         let key = self.keys.signing_key(kid).await?;
+        // Requests that waited together for a key fetch resume together: the first to finish remembers the
+        // token, and the others take its answer instead of checking the same signature again.
+        if self.keys.fetch_count() != fetches_before
+            && let Some(answer) = self.answer_remembered(token, now).await
+        {
+            return answer;
+        }
         let verifier = key.verifier(alg).ok_or(VerifyError::KeyAlgorithmMismatch)?;
+        self.verified.record_miss();
         verifier
             .verify_sig(signing_input, &signature)
             .map_err(|_| VerifyError::BadSignature)?;
         let claims = jws::decode_object(payload, "payload")?;
-        let exp = self.policy.check_claims(&claims, now)?;
+        let validity = self.policy.check_claims(&claims, now)?;
         let grants = Grants::from_claims(&claims, self.policy.grant_model);
         tracing::trace!(alg = algorithm_name(alg), "token verified");
-        Ok(VerifiedToken {
+        let kid = self.verified.is_enabled().then(|| kid.to_owned());
+        let verified = Arc::new(VerifiedToken {
             header,
             claims,
             grants,
-            expires_at: exp as i64,
-        })
+            expires_at: validity.exp as i64,
+        });
+        if let Some(kid) = kid {
+            self.verified.insert(
+                token,
+                CachedToken {
+                    verified: verified.clone(),
+                    kid,
+                    key,
+                    validity,
+                },
+            );
+        }
+        Ok(verified)
+    }
+
+    /// The answer for a token found in the cache, as its full check would give it now; `None` when it is
+    /// not there, or its entry no longer applies (its key was replaced) and the token must be checked in full.
+    async fn answer_remembered(
+        &self,
+        token: &str,
+        now: f64,
+    ) -> Option<Result<Arc<VerifiedToken>, VerifyError>> {
+        let entry = self.verified.get(token)?;
+        // Through the key cache's normal path, so that every rule on keys (refresh, unknown kid, how long
+        // stale keys are trusted) applies to a remembered token exactly as to a new one.
+        let answer = match self.keys.signing_key(&entry.kid).await {
+            Ok(key) if Arc::ptr_eq(&key, &entry.key) => entry
+                .validity
+                .check(now, self.policy.leeway_secs)
+                .map(|()| entry.verified.clone()),
+            Ok(_) => {
+                self.verified.remove(token);
+                return None;
+            }
+            Err(error) => Err(error),
+        };
+        match &answer {
+            Ok(_) => self.verified.record_hit(),
+            // A token refused once is not kept: expired, or its key is gone.
+            Err(_) => self.verified.remove(token),
+        }
+        Some(answer)
     }
 }
 
 fn cache_options(config: &AuthConfig) -> JwksCacheOptions {
     JwksCacheOptions {
         ttl: config.jwks_cache_ttl,
+        max_stale: config.jwks_max_stale,
         ..JwksCacheOptions::default()
     }
 }

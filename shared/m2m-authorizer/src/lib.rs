@@ -19,7 +19,7 @@ use m2m_auth::{
     AuthConfig, ConfigError, VerifiedToken, Verifier, bearer_credentials, bearer_token,
 };
 use serde_json::Value;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// How HTTP API payload 2.0 events are answered (`AUTHORIZER_RESPONSE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,7 +114,7 @@ impl Authorizer {
         let config = AuthConfig::from_lookup(&lookup)?;
         let verifier = Verifier::from_config(
             &config,
-            m2m_auth::fetch::build_client(Duration::from_secs(5)),
+            m2m_auth::fetch::build_client(m2m_auth::budget::KEY_FETCH),
         )?;
         Ok(Authorizer::new(verifier, settings))
     }
@@ -147,7 +147,10 @@ impl Authorizer {
     }
 
     /// The token's verification; `None` when it is missing or invalid.
-    async fn verify(&self, token: Option<&str>) -> Result<Option<VerifiedToken>, AuthorizerError> {
+    async fn verify(
+        &self,
+        token: Option<&str>,
+    ) -> Result<Option<Arc<VerifiedToken>>, AuthorizerError> {
         let Some(token) = token else {
             return Ok(None);
         };
@@ -193,7 +196,7 @@ impl Authorizer {
         Ok(policy::policy_answer(
             &self.settings.routes,
             &arn,
-            verified.as_ref(),
+            verified.as_deref(),
         ))
     }
 
@@ -212,7 +215,7 @@ impl Authorizer {
                 Ok(policy::simple_answer(
                     &self.settings.routes,
                     &target,
-                    verified.as_ref(),
+                    verified.as_deref(),
                 ))
             }
             ResponseMode::Iam => {
@@ -220,7 +223,7 @@ impl Authorizer {
                 Ok(policy::policy_answer(
                     &self.settings.routes,
                     &arn,
-                    verified.as_ref(),
+                    verified.as_deref(),
                 ))
             }
         }

@@ -1,0 +1,422 @@
+//! Whose credentials the token function exchanges (docs/contract.md sections 1 and 2).
+//!
+//! A public caller exchanges the access key it brings. The stack's own key (the Secrets Manager secret, or
+//! `DESCOPE_ACCESS_KEY` for local runs) is exchanged only for a trusted caller: one API Gateway authenticated
+//! with IAM (SigV4), or anyone when the development stack says so (`STACK_KEY_CALLERS=any`).
+
+mod aws;
+pub(crate) mod aws_http;
+mod secret;
+
+pub use aws::{AwsClientSettings, AwsKeys};
+pub use secret::{SecretError, SecretFailure, SecretSource};
+
+use crate::{ApiError, TokenRequest};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use m2m_auth::{ConfigError, is_identifier};
+use std::fmt;
+use std::time::Duration;
+
+/// What the token function exchanges: a Descope access key, or OAuth 2.0 client credentials. Each kind
+/// names its own variables and secret members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// `projectId` + `accessKey` (Descope's access-key exchange).
+    DescopeAccessKey,
+    /// `clientId` + `clientSecret` (RFC 6749 client credentials, `AUTH_PROVIDER=oidc`).
+    OAuthClient,
+}
+
+impl CredentialKind {
+    /// The variables of the stack's own credentials for local runs: (project or client id, key or secret).
+    pub fn variables(self) -> (&'static str, &'static str) {
+        match self {
+            CredentialKind::DescopeAccessKey => ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY"),
+            CredentialKind::OAuthClient => ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"),
+        }
+    }
+
+    /// The members of the Secrets Manager secret: (project or client id, key or secret).
+    pub fn secret_members(self) -> (&'static str, &'static str) {
+        match self {
+            CredentialKind::DescopeAccessKey => ("projectId", "accessKey"),
+            CredentialKind::OAuthClient => ("clientId", "clientSecret"),
+        }
+    }
+
+    /// Whether `id` can name a project (Descope's identifier rule) or a client (any printable id).
+    fn valid_id(self, id: &str) -> bool {
+        match self {
+            CredentialKind::DescopeAccessKey => is_identifier(id),
+            CredentialKind::OAuthClient => crate::request::is_access_key(id),
+        }
+    }
+}
+
+/// Who may have the stack's own key exchanged for them (`STACK_KEY_CALLERS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackKeyCallers {
+    /// Only callers API Gateway authenticated with IAM (the deployed default).
+    Iam,
+    /// Anyone who reaches the function: the local development stack, which has no IAM in front of it.
+    Any,
+}
+
+/// Credential settings (docs/contract.md section 2), read once at start-up.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialSettings {
+    pub kind: CredentialKind,
+    /// `DESCOPE_SECRET_ID`: the secret's name or ARN.
+    pub secret_id: Option<String>,
+    /// `SECRET_CACHE_SECONDS`.
+    pub secret_ttl: Duration,
+    /// `DESCOPE_PROJECT_ID` (or `OIDC_CLIENT_ID`): the configured project.
+    pub project_id: Option<String>,
+    /// `DESCOPE_ACCESS_KEY` (or `OIDC_CLIENT_SECRET`): the stack's own key for local runs.
+    pub access_key: Option<String>,
+    /// `ALLOW_CREDENTIAL_OVERRIDE`: a request body may name another project than the configured one.
+    pub allow_override: bool,
+    /// `ALLOWED_PROJECT_IDS`: when set, the only other projects a body may name.
+    pub allowed_projects: Option<Vec<String>>,
+    /// `STACK_KEY_CALLERS`.
+    pub stack_key_callers: StackKeyCallers,
+    /// How the Secrets Manager client is built.
+    pub aws: AwsClientSettings,
+}
+
+impl fmt::Debug for CredentialSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialSettings")
+            .field("kind", &self.kind)
+            .field("secret_id", &self.secret_id)
+            .field("secret_ttl", &self.secret_ttl)
+            .field("project_id", &self.project_id)
+            .field(
+                "access_key",
+                &self.access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_override", &self.allow_override)
+            .field("allowed_projects", &self.allowed_projects)
+            .field("stack_key_callers", &self.stack_key_callers)
+            .field("aws", &self.aws)
+            .finish()
+    }
+}
+
+impl CredentialSettings {
+    pub fn from_lookup(
+        kind: CredentialKind,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = m2m_auth::trimmed(&lookup);
+        let (project_var, key_var) = kind.variables();
+        let allow_override = match get("ALLOW_CREDENTIAL_OVERRIDE")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "ALLOW_CREDENTIAL_OVERRIDE",
+                    "must be true or false",
+                ));
+            }
+        };
+        let stack_key_callers = match get("STACK_KEY_CALLERS").as_deref() {
+            None | Some("iam") => StackKeyCallers::Iam,
+            Some("any") => StackKeyCallers::Any,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "STACK_KEY_CALLERS",
+                    "must be 'iam' (deployed) or 'any' (local development only)",
+                ));
+            }
+        };
+        let allowed_projects = match get("ALLOWED_PROJECT_IDS") {
+            None => None,
+            Some(list) => {
+                let ids: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if ids.is_empty() || !ids.iter().all(|id| kind.valid_id(id)) {
+                    return Err(ConfigError::new(
+                        "ALLOWED_PROJECT_IDS",
+                        "must be a comma-separated list of project ids",
+                    ));
+                }
+                Some(ids)
+            }
+        };
+        let secret_ttl = m2m_auth::parse_seconds(
+            get("SECRET_CACHE_SECONDS"),
+            "SECRET_CACHE_SECONDS",
+            300,
+            0..=86_400,
+        )?;
+        let access_key = get(key_var);
+        if access_key
+            .as_deref()
+            .is_some_and(|key| !crate::request::is_access_key(key))
+        {
+            return Err(ConfigError::new(
+                key_var,
+                "must be 1-1024 printable ASCII characters without spaces",
+            ));
+        }
+        Ok(CredentialSettings {
+            kind,
+            secret_id: get("DESCOPE_SECRET_ID"),
+            secret_ttl,
+            project_id: get(project_var),
+            access_key,
+            allow_override,
+            allowed_projects,
+            stack_key_callers,
+            aws: AwsClientSettings::from_lookup(&get),
+        })
+    }
+
+    /// A Secrets Manager client built exactly as the token function builds its own (endpoint, region,
+    /// credentials, timeouts, retries, HTTP stack), for tools and tests that manage the secret.
+    pub async fn secrets_manager_client(&self) -> aws_sdk_secretsmanager::Client {
+        aws::build_client(&self.aws).await
+    }
+}
+
+/// Who is asking, as far as the stack's own key is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Nobody vouched for the caller: it may exchange only the key it brings.
+    Public,
+    /// API Gateway authenticated the caller with IAM (SigV4); the ARN of its principal.
+    Iam { principal: String },
+}
+
+impl Caller {
+    /// Read from the request context API Gateway wrote: headers cannot forge it. An HTTP API route with
+    /// IAM authorization fills `requestContext.authorizer.iam`; a REST API one `requestContext.identity`.
+    pub fn of(request: &Request) -> Caller {
+        let principal = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|authorizer| authorizer.iam.as_ref())
+                .and_then(|iam| iam.user_arn.clone()),
+            Some(RequestContext::ApiGatewayV1(context)) => context.identity.user_arn.clone(),
+            _ => None,
+        };
+        match principal {
+            Some(arn) if !arn.is_empty() => Caller::Iam { principal: arn },
+            _ => Caller::Public,
+        }
+    }
+}
+
+/// Where the exchanged key came from (for logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    /// The caller's own key, from the request body.
+    Request,
+    /// The stack's key, from the Secrets Manager secret.
+    Secret,
+    /// The stack's key, from the environment (local runs).
+    Environment,
+}
+
+impl KeySource {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Request => "request",
+            KeySource::Secret => "secret",
+            KeySource::Environment => "environment",
+        }
+    }
+}
+
+/// The credentials one exchange uses.
+pub(crate) struct ResolvedCredentials {
+    pub project_id: String,
+    pub access_key: String,
+    pub source: KeySource,
+}
+
+/// The token function's credential rules, with the secret read on first need.
+pub struct Credentials {
+    settings: CredentialSettings,
+    secret: Option<SecretSource>,
+}
+
+impl Credentials {
+    pub fn new(settings: CredentialSettings) -> Self {
+        let secret = settings
+            .secret_id
+            .clone()
+            .map(|id| SecretSource::new(id, &settings));
+        Credentials { settings, secret }
+    }
+
+    pub fn settings(&self) -> &CredentialSettings {
+        &self.settings
+    }
+
+    pub fn secret(&self) -> Option<&SecretSource> {
+        self.secret.as_ref()
+    }
+
+    /// The configured project, whose verifier the token function keeps for good.
+    pub fn configured_project(&self) -> Option<&str> {
+        self.settings.project_id.as_deref()
+    }
+
+    /// docs/contract.md section 1: the caller's own key when it brings one; otherwise the stack's key, for
+    /// a trusted caller only.
+    pub(crate) async fn resolve(
+        &self,
+        request: &TokenRequest,
+        caller: &Caller,
+    ) -> Result<ResolvedCredentials, ApiError> {
+        if let Some(key) = &request.access_key {
+            let project_id = match &request.project_id {
+                Some(named) => self.named_project(named)?,
+                None => self.settings.project_id.clone().ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "No project id given and none configured: send 'projectId'".into(),
+                    )
+                })?,
+            };
+            return Ok(ResolvedCredentials {
+                project_id,
+                access_key: key.clone(),
+                source: KeySource::Request,
+            });
+        }
+        let trusted = self.settings.stack_key_callers == StackKeyCallers::Any
+            || matches!(caller, Caller::Iam { .. });
+        if !trusted {
+            return Err(ApiError::AccessKeyRequired);
+        }
+        if let Some(secret) = &self.secret {
+            let value = secret.value().await.map_err(ApiError::Secret)?;
+            let project_id = value
+                .project_id
+                .clone()
+                .or_else(|| self.settings.project_id.clone())
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "No project id configured: set the secret's project or DESCOPE_PROJECT_ID"
+                            .into(),
+                    )
+                })?;
+            return Ok(ResolvedCredentials {
+                project_id,
+                access_key: value.access_key.clone(),
+                source: KeySource::Secret,
+            });
+        }
+        match (&self.settings.access_key, &self.settings.project_id) {
+            (Some(key), Some(project_id)) => Ok(ResolvedCredentials {
+                project_id: project_id.clone(),
+                access_key: key.clone(),
+                source: KeySource::Environment,
+            }),
+            _ => Err(ApiError::BadRequest(
+                "No access key given and none configured: send 'accessKey' or configure DESCOPE_SECRET_ID".into(),
+            )),
+        }
+    }
+
+    /// A project named in the body: the configured one always; another only when overrides are on and, with
+    /// `ALLOWED_PROJECT_IDS`, it is listed.
+    fn named_project(&self, named: &str) -> Result<String, ApiError> {
+        if self.settings.project_id.as_deref() == Some(named) {
+            return Ok(named.to_owned());
+        }
+        if !self.settings.allow_override {
+            return Err(ApiError::BadRequest(
+                "'projectId' must be the configured project: credential overrides are disabled on this deployment".into(),
+            ));
+        }
+        if let Some(allowed) = &self.settings.allowed_projects
+            && !allowed.iter().any(|id| id == named)
+        {
+            return Err(ApiError::BadRequest(
+                "'projectId' is not a project this deployment accepts".into(),
+            ));
+        }
+        Ok(named.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &'static [(&'static str, &'static str)]) -> CredentialSettings {
+        CredentialSettings::from_lookup(CredentialKind::DescopeAccessKey, move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn settings_never_print_the_access_key() {
+        let settings = settings(&[("DESCOPE_ACCESS_KEY", "sekrit")]);
+        assert!(!format!("{settings:?}").contains("sekrit"));
+        assert!(settings.allow_override);
+        assert_eq!(settings.stack_key_callers, StackKeyCallers::Iam);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (vars, variable) in [
+            (
+                &[("STACK_KEY_CALLERS", "everyone")][..],
+                "STACK_KEY_CALLERS",
+            ),
+            (&[("ALLOWED_PROJECT_IDS", " , ")], "ALLOWED_PROJECT_IDS"),
+            (
+                &[("ALLOWED_PROJECT_IDS", "P2a,bad id")],
+                "ALLOWED_PROJECT_IDS",
+            ),
+            (&[("SECRET_CACHE_SECONDS", "-1")], "SECRET_CACHE_SECONDS"),
+            (&[("DESCOPE_ACCESS_KEY", "has space")], "DESCOPE_ACCESS_KEY"),
+            (
+                &[("ALLOW_CREDENTIAL_OVERRIDE", "maybe")],
+                "ALLOW_CREDENTIAL_OVERRIDE",
+            ),
+        ] {
+            let error = CredentialSettings::from_lookup(CredentialKind::DescopeAccessKey, |name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .unwrap_err();
+            assert_eq!(error.variable, variable, "{vars:?}");
+        }
+        let listed = settings(&[("ALLOWED_PROJECT_IDS", "P2a, P2b")]);
+        assert_eq!(
+            listed.allowed_projects,
+            Some(vec!["P2a".into(), "P2b".into()])
+        );
+    }
+
+    #[test]
+    fn each_kind_names_its_own_variables_and_members() {
+        assert_eq!(
+            CredentialKind::OAuthClient.secret_members(),
+            ("clientId", "clientSecret")
+        );
+        assert_eq!(
+            CredentialKind::DescopeAccessKey.variables(),
+            ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY")
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! Tokens that passed every check, remembered so that the same token presented again costs a lookup
+//! instead of a signature check (docs/contract.md section 3).
+//!
+//! An M2M client exchanges once and presents the same token for its whole lifetime, so a warm function sees
+//! it again and again. An entry is found only by the exact, whole token (a hash map keyed by the full
+//! string, never a prefix, the `kid` or the claims), and only tokens that passed every check enter. The
+//! caller ([`crate::Verifier`]) re-checks on each hit what can change after the check: the time claims and
+//! whether the key the token was verified with is still the one the key cache holds for its `kid`.
+//!
+//! Timing: the map's hasher is seeded at random per process (`foldhash` through `hashbrown`), so a probe is
+//! compared byte by byte only with an entry whose secret-seeded hash happens to match, which the prober cannot
+//! steer; a prefix of another caller's token cannot be learnt from lookup times.
+
+use crate::keys::SigningKey;
+use crate::verify::{Validity, VerifiedToken};
+use crate::{JsonObject, MAX_TOKEN_BYTES};
+use lru::LruCache;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Entries kept by default (`VERIFIED_TOKEN_CACHE_ENTRIES`, docs/contract.md section 2).
+pub const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1024;
+
+/// The most memory the entries of one verifier may hold, whatever their number: as much as 1,024 tokens of
+/// the largest accepted size. Each entry is charged an estimate of its heap (the token, its decoded header
+/// and claims, its grants), because a small token can decode to many small JSON values.
+pub const MAX_VERIFIED_TOKEN_CACHE_BYTES: usize = 1024 * MAX_TOKEN_BYTES;
+
+/// What was learnt by checking one token in full.
+pub(crate) struct CachedToken {
+    pub verified: Arc<VerifiedToken>,
+    pub kid: String,
+    /// The key the signature was checked with: a hit is valid only while the key cache still holds this
+    /// very key (`Arc::ptr_eq`) for `kid`, so a refresh that drops or replaces it ends the entry.
+    pub key: Arc<SigningKey>,
+    pub validity: Validity,
+}
+
+/// How the cache has been used. The counters only grow; `entries` and `bytes` are the current contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenCacheStats {
+    /// Answers served from an entry, without a signature check.
+    pub hits: u64,
+    /// Signature checks done because the token had no usable entry (refusals found before the signature,
+    /// such as malformed input, count as neither).
+    pub misses: u64,
+    /// Entries dropped to make room (least recently used first).
+    pub evictions: u64,
+    pub entries: usize,
+    pub bytes: usize,
+    /// The configured bound on entries (0: the cache is off).
+    pub capacity: usize,
+}
+
+struct Slot {
+    entry: Arc<CachedToken>,
+    /// What [`entry_weight`] charged it, kept so that removing it needs no second walk of its claims.
+    weight: usize,
+}
+
+struct Entries {
+    map: LruCache<Box<str>, Slot>,
+    bytes: usize,
+}
+
+/// A bounded map from whole tokens to what their full check found, most recently used kept.
+pub(crate) struct VerifiedTokenCache {
+    /// `None` when the cache is off (`VERIFIED_TOKEN_CACHE_ENTRIES=0`).
+    entries: Option<Mutex<Entries>>,
+    capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+    len: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl VerifiedTokenCache {
+    pub fn new(capacity: usize) -> Self {
+        VerifiedTokenCache {
+            entries: std::num::NonZeroUsize::new(capacity).map(|cap| {
+                Mutex::new(Entries {
+                    map: LruCache::new(cap),
+                    bytes: 0,
+                })
+            }),
+            capacity,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            len: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.entries.is_some()
+    }
+
+    fn lock(&self) -> Option<MutexGuard<'_, Entries>> {
+        // Every update below leaves the map and its byte count consistent before anything can panic, so a
+        // poisoned lock is still safe to use.
+        self.entries.as_ref().map(|entries| {
+            entries
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
+    }
+
+    /// The entry for exactly `token`, marked as the most recently used.
+    pub fn get(&self, token: &str) -> Option<Arc<CachedToken>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        self.lock()?.map.get(token).map(|slot| slot.entry.clone())
+    }
+
+    pub fn record_hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record_miss(&self) {
+        if self.is_enabled() {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Remembers a token that passed every check, evicting the least recently used entries while the
+    /// bounds on entries or bytes are exceeded.
+    pub fn insert(&self, token: &str, entry: CachedToken) {
+        let Some(mut entries) = self.lock() else {
+            return;
+        };
+        let weight = entry_weight(token, &entry.verified);
+        if weight > MAX_VERIFIED_TOKEN_CACHE_BYTES {
+            return;
+        }
+        let mut evicted = 0;
+        // Dropped after the lock is released: freeing a token's claims is not work to do while holding it.
+        let mut dropped = Vec::new();
+        let slot = Slot {
+            entry: Arc::new(entry),
+            weight,
+        };
+        if let Some((old_token, old)) = entries.map.push(token.into(), slot) {
+            // The same token again (two requests checked it at once), or the least recently used one.
+            if *old_token != *token {
+                evicted += 1;
+            }
+            entries.bytes -= old.weight;
+            dropped.push(old);
+        }
+        entries.bytes += weight;
+        while entries.bytes > MAX_VERIFIED_TOKEN_CACHE_BYTES {
+            let Some((_, old)) = entries.map.pop_lru() else {
+                break;
+            };
+            entries.bytes -= old.weight;
+            evicted += 1;
+            dropped.push(old);
+        }
+        self.len.store(entries.map.len(), Ordering::Relaxed);
+        self.bytes.store(entries.bytes, Ordering::Relaxed);
+        drop(entries);
+        if evicted > 0 {
+            self.evictions.fetch_add(evicted, Ordering::Relaxed);
+        }
+        drop(dropped);
+    }
+
+    /// Forgets `token` (its entry can no longer answer for it).
+    pub fn remove(&self, token: &str) {
+        let Some(mut entries) = self.lock() else {
+            return;
+        };
+        let removed = entries.map.pop(token);
+        if let Some(old) = &removed {
+            entries.bytes -= old.weight;
+            self.len.store(entries.map.len(), Ordering::Relaxed);
+            self.bytes.store(entries.bytes, Ordering::Relaxed);
+        }
+        drop(entries);
+        drop(removed);
+    }
+
+    pub fn stats(&self) -> TokenCacheStats {
+        TokenCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            entries: self.len.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            capacity: self.capacity,
+        }
+    }
+}
+
+/// Bytes an entry is charged: the key, the entry itself and an estimate of its decoded JSON and grants.
+fn entry_weight(token: &str, verified: &VerifiedToken) -> usize {
+    const ENTRY: usize = std::mem::size_of::<CachedToken>() + std::mem::size_of::<VerifiedToken>();
+    const NODE: usize = 64; // the map node, the two reference counts and allocator rounding
+    let grants: usize = verified.grants.iter().map(|g| g.len() + 48).sum();
+    token.len()
+        + ENTRY
+        + NODE
+        + object_weight(&verified.header)
+        + object_weight(&verified.claims)
+        + grants
+}
+
+fn object_weight(object: &JsonObject) -> usize {
+    object
+        .iter()
+        .map(|(name, value)| 48 + name.len() + value_weight(value))
+        .sum()
+}
+
+fn value_weight(value: &Value) -> usize {
+    const VALUE: usize = std::mem::size_of::<Value>();
+    VALUE
+        + match value {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.iter().map(value_weight).sum(),
+            Value::Object(object) => object_weight(object),
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
+}
