@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cold start and memory of the four functions, measured as Lambda sees them.
+"""Cold start and memory of the functions (the four HTTP ones and the authorizer), measured as Lambda sees them.
 
 Serves the Lambda Runtime API on 127.0.0.1, spawns a function's release binary the way the Lambda service
 does (AWS_LAMBDA_RUNTIME_API and the standard AWS_LAMBDA_* variables, plus the function's configuration) and
@@ -15,7 +15,7 @@ through N invocations over the Runtime API loop and reads VmHWM / VmRSS from /pr
 
 Python standard library only (boto3 is used, when installed, to create the secret in moto).
 
-    python3 bench/coldstart.py [--runs 30] [--rss 10000] [--functions protected,user,admin,token]
+    python3 bench/coldstart.py [--runs 30] [--rss 10000] [--functions protected,user,admin,token,authorizer]
                                [--bin-dir target/perf/release] [--json out.json]
 """
 
@@ -38,7 +38,11 @@ import uuid
 PROJECT = "P2LocalDevProject"
 ACCESS_KEY = "dev-admin-key"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROUTES = {"protected": "/api/protected", "user": "/api/user", "admin": "/api/admin", "token": "/m2m/token"}
+ROUTES = {"protected": "/api/protected", "user": "/api/user", "admin": "/api/admin", "token": "/m2m/token",
+          "authorizer": "/api/admin"}
+# The authorizer gets the HTTP API payload 2.0 authorizer event (tests/events/authorizer-http-v2.json).
+AUTHORIZER_EVENT = os.path.join(ROOT, "tests", "events", "authorizer-http-v2.json")
+AUTHORIZER_GRANTS = '{"POST /api/user": "read:data", "POST /api/admin": "admin"}'
 
 
 def now_ns():
@@ -255,6 +259,8 @@ def function_env(name, base_url, moto):
         "DESCOPE_BASE_URL": base_url,
         "DESCOPE_PROJECT_ID": PROJECT,
     }
+    if name == "authorizer":
+        env["AUTHORIZER_GRANTS"] = AUTHORIZER_GRANTS
     if name == "token" and moto is not None:
         _, endpoint, secret_id = moto
         env.update({
@@ -269,6 +275,10 @@ def function_env(name, base_url, moto):
 
 def event_for(name, token, moto):
     path = ROUTES[name]
+    if name == "authorizer":
+        with open(AUTHORIZER_EVENT) as shipped:
+            text = shipped.read()
+        return text.replace("REPLACE-WITH-A-TOKEN", token).encode()
     if name == "token":
         body = "{}" if moto is not None else json.dumps({"accessKey": ACCESS_KEY})
         return json.dumps(api_gateway_event(path, {}, body)).encode()
@@ -297,7 +307,8 @@ def run_process(binary, env, events, timeout=30):
         raise RuntimeError(f"{os.path.basename(binary)} reported an error: {run.errors[0]}")
     for body in run.bodies:
         answer = json.loads(body)
-        if answer.get("statusCode") != 200:
+        # The HTTP functions answer an API Gateway response; the authorizer a simple response.
+        if answer.get("statusCode") != 200 and answer.get("isAuthorized") is not True:
             raise RuntimeError(f"{os.path.basename(binary)} answered {answer.get('statusCode')}: {answer}")
     return run, started, status
 
@@ -317,7 +328,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--rss", type=int, default=10_000, help="invocations of the memory run (0: skip)")
-    parser.add_argument("--functions", default="protected,user,admin,token")
+    parser.add_argument("--functions", default="protected,user,admin,token,authorizer")
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "perf", "release"))
     parser.add_argument("--no-moto", action="store_true", help="token: send the access key in the body")
     parser.add_argument("--json", help="write the results here")

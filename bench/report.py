@@ -30,6 +30,10 @@ CASES = [
     ("api", "token_handler_incl_loopback_exchange", "(3) token handler incl. loopback exchange", None),
     ("api", "exchange_roundtrip_only", "(3) of which: loopback exchange round trip", None),
     ("api", "observability_per_request", "(5) request log line + EMF metrics line, per request", 0.1),
+    ("api", "authorizer_v2_simple", "(6) authorizer, payload 2.0 event -> simple answer (goal: <= 1.1x protected handler)", None),
+    ("api", "authorizer_rest_token_policy", "(6) authorizer, REST TOKEN event -> whole-API policy", None),
+    ("api", "verifier_direct", "(7) verifier called directly (bearer + verify + grant)", None),
+    ("api", "require_grant_layer", "(7) the same through RequireGrant (goal: <= direct + 0.05x floor)", None),
 ]
 
 

@@ -49,7 +49,7 @@ cargo bench --locked -p m2m-api --bench handlers -- --noplot "${criterion_args[@
 python3 bench/report.py --criterion "$CARGO_TARGET_DIR/criterion" --out "$out" >/dev/null
 
 step "release binaries (this machine's architecture) for the cold-start and Node runs"
-cargo build --locked --release -p token -p protected -p user -p admin -p descope-local
+cargo build --locked --release -p token -p protected -p user -p admin -p authorizer -p descope-local
 # The runtime's floor for the CPU-per-invocation step: an example target, never deployed.
 cargo build --locked --release -p m2m-api --example trivial_lambda
 bin_dir="$CARGO_TARGET_DIR/release"

@@ -34,8 +34,8 @@ fn memory_kb() -> (i64, i64) {
 
 /// Sends `tokens` round-robin, `REQUESTS` times, at most `CONCURRENCY` at once; returns the statuses that
 /// were not `expected` and the time taken.
-async fn round<E: m2m_api::Endpoint + 'static>(
-    api: &Arc<E>,
+async fn round(
+    api: &Arc<m2m_api::ProtectedApi>,
     tokens: &Arc<Vec<String>>,
     expected: u16,
 ) -> (Vec<u16>, Duration) {
@@ -58,7 +58,11 @@ async fn round<E: m2m_api::Endpoint + 'static>(
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             let token = &tokens[i % tokens.len()];
-            let status = call(&*api, bearer("/api/user", token)).await.status;
+            let status = api
+                .handle(bearer("/api/user", token))
+                .await
+                .status()
+                .as_u16();
             if status != expected {
                 unexpected.lock().unwrap().push(status);
             }

@@ -152,6 +152,32 @@ async fn protected_paths(issuer: &descope_local::RunningIssuer, secrets: &mut Se
     secrets.reply(&reply);
 }
 
+/// The authorizer on every token seen so far, in the payload 2.0 and REST TOKEN kinds, and on an event of
+/// another kind that carries one.
+async fn authorizer_paths(issuer: &descope_local::RunningIssuer, secrets: &mut Secrets) {
+    let all = with_issuer(
+        issuer,
+        &[("AUTHORIZER_GRANTS", r#"{"POST /api/admin": "admin"}"#)],
+    );
+    let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let authorizer = m2m_authorizer::Authorizer::from_lookup(lookup(&refs)).unwrap();
+    let events = [
+        include_str!("../events/authorizer-http-v2.json"),
+        include_str!("../events/authorizer-rest-token.json"),
+        include_str!("../events/http-api-v2-post.json"),
+    ];
+    for token in secrets.tokens.clone() {
+        for event in events {
+            let event: Value =
+                serde_json::from_str(&event.replace("REPLACE-WITH-A-TOKEN", &token)).unwrap();
+            match authorizer.answer(event).await {
+                Ok(answer) => secrets.other_bodies.push(answer.to_string()),
+                Err(error) => secrets.error_bodies.push(error.to_string()),
+            }
+        }
+    }
+}
+
 async fn token_paths(issuer: &descope_local::RunningIssuer, secrets: &mut Secrets) {
     let api = token_api(issuer, &[]);
     let with_default = token_api(issuer, &[("DESCOPE_ACCESS_KEY", "dev-admin-key")]);
@@ -253,6 +279,7 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
     };
     token_paths(&issuer, &mut secrets).await;
     protected_paths(&issuer, &mut secrets).await;
+    authorizer_paths(&issuer, &mut secrets).await;
     issuer.shutdown().await;
 
     let logs = capture.text();
@@ -264,6 +291,8 @@ async fn no_secret_reaches_a_log_line_or_an_error_body() {
         "\"status\":401",
         "status=503",
         "request",
+        "authorizer",
+        "decision=\"not_granted\"",
     ] {
         assert!(
             logs.contains(expected),

@@ -5,12 +5,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use descope_local::{IssuerConfig, LocalIssuer, RunningIssuer};
 use lambda_http::http::HeaderMap;
-use lambda_http::{Body, Request};
+use lambda_http::{Body, Request, Response};
 use m2m_api::{
-    AuthConfig, CredentialSettings, Endpoint, ProtectedApi, Protection, TokenApi, TokenSettings,
+    ApiLayer, AuthConfig, CredentialSettings, ProtectedApi, Protection, TokenApi, TokenSettings,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -41,7 +42,8 @@ pub fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
-fn with_issuer(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> Vec<(String, String)> {
+/// The development configuration against `issuer`, plus `vars` (which win).
+pub fn with_issuer(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut all = vec![
         ("DESCOPE_BASE_URL".to_owned(), issuer.base_url()),
         ("DESCOPE_PROJECT_ID".to_owned(), PROJECT.to_owned()),
@@ -138,8 +140,45 @@ impl Reply {
     }
 }
 
-pub async fn call<E: Endpoint>(endpoint: &E, request: Request) -> Reply {
-    let response = endpoint.handle(request).await;
+/// A function called in-process as its main.rs composes it.
+pub trait Function {
+    fn respond(&self, request: Request) -> impl Future<Output = Response<Body>>;
+}
+
+impl Function for ProtectedApi {
+    async fn respond(&self, request: Request) -> Response<Body> {
+        self.handle(request).await
+    }
+}
+
+impl Function for TokenApi {
+    /// Behind the same [`ApiLayer`] as in functions/token/src/main.rs.
+    async fn respond(&self, request: Request) -> Response<Body> {
+        use tower::{ServiceBuilder, ServiceExt};
+        let service = ServiceBuilder::new()
+            .layer(ApiLayer::new(self.cors().clone()))
+            .service_fn(|request| async {
+                Ok::<_, std::convert::Infallible>(self.handle(request).await)
+            });
+        match service.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl<F: Function> Function for &F {
+    async fn respond(&self, request: Request) -> Response<Body> {
+        (**self).respond(request).await
+    }
+}
+
+pub async fn call<F: Function>(function: &F, request: Request) -> Reply {
+    reply(function.respond(request).await)
+}
+
+/// A response, decoded.
+pub fn reply(response: Response<Body>) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = match response.body() {

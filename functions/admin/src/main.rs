@@ -1,9 +1,16 @@
 //! `POST /api/admin`: answers requests whose token grants `admin`.
 
+use m2m_api::{ApiLayer, Require, RequireGrant};
+use tower::ServiceBuilder;
+
 // One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     m2m_api::init_tracing();
-    let api = m2m_api::ProtectedApi::from_env(m2m_api::ADMIN)?;
-    lambda_http::run(m2m_api::service(api)).await
+    let verifier = m2m_api::verifier_from_env()?;
+    let service = ServiceBuilder::new()
+        .layer(ApiLayer::from_env()) // CORS, POST only, one log line per request
+        .layer(RequireGrant::new(verifier, Require::Grant("admin")))
+        .service_fn(|request| m2m_api::succeeded(request, "Admin API call succeeded!"));
+    m2m_api::run(service).await
 }

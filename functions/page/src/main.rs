@@ -5,6 +5,11 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     m2m_api::init_tracing();
-    let api = m2m_api::PageApi::new(m2m_api::PageSettings::from_env());
-    lambda_http::run(m2m_api::service(api)).await
+    let api: &'static _ = Box::leak(Box::new(m2m_api::PageApi::new(
+        m2m_api::PageSettings::from_env(),
+    )));
+    m2m_api::run(tower::service_fn(|request| async {
+        Ok::<_, std::convert::Infallible>(api.handle(request).await)
+    }))
+    .await
 }

@@ -1,9 +1,17 @@
 //! `POST /m2m/token`: exchanges an access key for a verified JWT.
 
+use m2m_api::ApiLayer;
+use tower::ServiceBuilder;
+
 // One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     m2m_api::init_tracing();
-    let api = m2m_api::TokenApi::from_env()?;
-    lambda_http::run(m2m_api::service(api)).await
+    let api: &'static _ = Box::leak(Box::new(m2m_api::TokenApi::from_env()?));
+    let service = ServiceBuilder::new()
+        .layer(ApiLayer::new(api.cors().clone())) // CORS, POST only, one log line per request
+        .service_fn(|request| async {
+            Ok::<_, std::convert::Infallible>(api.handle(request).await)
+        });
+    m2m_api::run(service).await
 }

@@ -14,10 +14,13 @@
 //! `protected_handler_new_token` (a token the cache does not hold in every iteration) and
 //! `protected_handler_no_cache` (the cache turned off: the full check, as before the cache).
 //!
+//! The authorizer's cases and the RequireGrant layer's overhead (the layer against the verifier called
+//! directly) are measured in the same run, against the same floor.
+//!
 //! Every handler runs as on Lambda: on a current-thread Tokio runtime, with the JSON log subscriber and the
 //! EMF metrics installed (both writing to a sink instead of stdout), one log line and one metrics line per
 //! request. `api/observability_per_request` is that per-request line pair alone (`m2m_api::logging::
-//! log_request`, which formats and writes both).
+//! RequestLine`, which formats and writes both).
 
 #[path = "../../m2m-auth/benches/support/floor.rs"]
 mod floor;
@@ -28,10 +31,9 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descope_local::{IssuerConfig, LocalIssuer};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
-use lambda_http::{Adapter, Context, LambdaEvent, Request, RequestExt};
+use lambda_http::{Context, LambdaEvent, Request, RequestExt};
 use m2m_api::{
-    AuthConfig, CredentialSettings, Endpoint, PROTECTED, ProtectedApi, TokenApi, TokenSettings,
-    USER,
+    AuthConfig, CredentialSettings, PROTECTED, ProtectedApi, TokenApi, TokenSettings, USER,
 };
 use std::hint::black_box;
 use std::time::Duration;
@@ -279,9 +281,11 @@ fn benches(c: &mut Criterion) {
     // Everything the Lambda runtime does in-process for one invocation: the event JSON in, the API Gateway
     // response JSON out (only the HTTP exchange with the Runtime API is left out).
     group.bench_function("protected_invocation_event_to_json", |b| {
-        let mut adapter: Adapter<'_, _, _> = Adapter::from(m2m_api::service(
-            ProtectedApi::new(PROTECTED, &auth, m2m_api::Cors::default()).unwrap(),
-        ));
+        let mut adapter = m2m_api::guard(
+            ProtectedApi::new(PROTECTED, &auth, m2m_api::Cors::default())
+                .unwrap()
+                .service(),
+        );
         runtime
             .block_on(adapter.call(LambdaEvent::new(
                 serde_json::from_str::<LambdaRequest>(&valid).unwrap(),
@@ -333,14 +337,90 @@ fn benches(c: &mut Criterion) {
         context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793".to_owned());
         let request = request(&valid).with_lambda_context(context);
         b.iter(|| {
-            m2m_api::logging::log_request(
-                black_box(&request),
+            m2m_api::logging::RequestLine::of(black_box(&request)).finish(
                 200,
-                std::time::Instant::now(),
                 m2m_api::Outcome::Granted,
                 None,
             )
         })
+    });
+    // The authorizer (shared/m2m-authorizer) on the shipped payload 2.0 and REST TOKEN events: the event
+    // as the runtime hands it over (a JSON value, cloned outside the timing) to the answer's JSON.
+    let grants = r#"{"POST /api/user": "read:data", "POST /api/admin": "admin", "GET /reports/{id}": "reports:read"}"#;
+    let authorizer_lookup = |name: &str| match name {
+        "AUTHORIZER_GRANTS" => Some(grants.to_owned()),
+        other => lookup(other),
+    };
+    let authorizer = m2m_authorizer::Authorizer::from_lookup(authorizer_lookup).unwrap();
+    let shipped = |text: &str| -> serde_json::Value {
+        serde_json::from_str(&text.replace("REPLACE-WITH-A-TOKEN", &token)).unwrap()
+    };
+    let v2 = shipped(include_str!(
+        "../../../tests/events/authorizer-http-v2.json"
+    ));
+    let rest_token = shipped(include_str!(
+        "../../../tests/events/authorizer-rest-token.json"
+    ));
+    runtime.block_on(async {
+        let answer = authorizer.answer(v2.clone()).await.unwrap();
+        assert_eq!(answer["isAuthorized"], true, "{answer}");
+        authorizer.answer(rest_token.clone()).await.unwrap();
+    });
+    for (name, event) in [
+        ("authorizer_v2_simple", &v2),
+        ("authorizer_rest_token_policy", &rest_token),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || event.clone(),
+                |event| {
+                    let answer = runtime.block_on(authorizer.answer(event)).unwrap();
+                    serde_json::to_vec(&answer).unwrap()
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    // What RequireGrant adds: the verifier called directly on the request's bearer token (with the grant
+    // check) against the layer around a handler that answers an empty 200.
+    let verifier = std::sync::Arc::new(m2m_api::verifier(&auth).unwrap());
+    group.bench_function("verifier_direct", |b| {
+        b.iter_batched(
+            || request(&valid),
+            |request| {
+                runtime.block_on(async {
+                    let token = m2m_auth::bearer_token(request.headers()).unwrap();
+                    let verified = verifier.verify(token).await.unwrap();
+                    m2m_api::Require::Grant("read:data")
+                        .check(&verified.grants)
+                        .unwrap();
+                    verified
+                })
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let layered = tower::ServiceBuilder::new()
+        .layer(m2m_api::RequireGrant::new(
+            verifier.clone(),
+            m2m_api::Require::Grant("read:data"),
+        ))
+        .service_fn(|request: Request| async move {
+            Ok::<_, std::convert::Infallible>(lambda_http::Response::new(lambda_http::Body::Empty))
+                .map(|r| (r, request).0)
+        });
+    group.bench_function("require_grant_layer", |b| {
+        b.iter_batched(
+            || request(&valid),
+            |request| {
+                let response = runtime
+                    .block_on(tower::ServiceExt::oneshot(layered.clone(), request))
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                response
+            },
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("floor_last", &mut floor);
     group.finish();

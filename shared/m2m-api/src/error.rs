@@ -35,6 +35,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("Not found")]
     NotFound,
+    /// A backend behind the authorizer was reached without the authorizer's context.
+    #[error("No authorizer context: this route is served behind the authorizer")]
+    NoAuthorizerContext,
 }
 
 impl ApiError {
@@ -43,7 +46,8 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => 400,
             ApiError::AuthenticationFailed(_)
             | ApiError::AccessKeyRequired
-            | ApiError::MissingAuthorization => 401,
+            | ApiError::MissingAuthorization
+            | ApiError::NoAuthorizerContext => 401,
             ApiError::InvalidToken(error) if error.is_unavailable() => 503,
             ApiError::InvalidToken(_) => 401,
             ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => 403,
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::ProviderTimeout => "provider_timeout",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
+            ApiError::NoAuthorizerContext => "no_authorizer_context",
         }
     }
 }

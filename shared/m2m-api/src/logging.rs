@@ -1,7 +1,7 @@
 //! The functions' log lines: what is logged, in which format, at which level (docs/contract.md section 2).
 
 use crate::Outcome;
-use lambda_http::{Request, RequestExt};
+
 use std::time::Instant;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
@@ -209,54 +209,69 @@ pub(crate) fn write_rfc3339_millis(
     )
 }
 
-/// The one log line and metrics record per request (public for the benchmark of their cost). It names the
-/// outcome and error kind, never a token, key or secret; `requestId` and `xrayTraceId` tie it to Lambda's
-/// own lines and to the request's trace.
-pub fn log_request(
-    request: &Request,
-    status: u16,
+/// What the one log line and metrics record of a request need of it, taken when the request arrives
+/// (public for the benchmark of their cost). It names the outcome and error kind, never a token, key or
+/// secret; `requestId` and `xrayTraceId` tie it to Lambda's own lines and to the request's trace.
+pub struct RequestLine {
     started: Instant,
-    outcome: Outcome,
-    error: Option<&crate::ApiError>,
-) {
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    crate::metrics::record_request(outcome, latency_ms);
-    let context = request.lambda_context_ref();
-    let request_id = context.map(|context| context.request_id.as_str());
-    let trace_env;
-    let trace_id = match context.and_then(|context| context.xray_trace_id.as_deref()) {
-        Some(id) => Some(id),
-        None => {
+    method: lambda_http::http::Method,
+    route: String,
+    request_id: Option<String>,
+    trace_id: Option<String>,
+}
+
+impl RequestLine {
+    pub fn of<B>(request: &lambda_http::http::Request<B>) -> Self {
+        let context = request.extensions().get::<lambda_http::Context>();
+        let trace_id = context
+            .and_then(|context| context.xray_trace_id.clone())
             // Set by the runtime for each invocation when the event's headers carry no trace id.
-            trace_env = std::env::var("_X_AMZN_TRACE_ID").ok();
-            trace_env.as_deref()
-        }
-    };
-    let method = request.method().as_str();
-    let route = crate::http::route(request);
-    let outcome = outcome.name();
-    let error = error.map(crate::ApiError::kind);
-    // A level must be a constant at each call site: one macro, two sites.
-    macro_rules! request_line {
-        ($level:expr) => {
-            tracing::event!(
-                $level,
-                method,
-                route,
-                status,
-                latency_ms,
-                outcome,
-                error,
-                requestId = request_id,
-                xrayTraceId = trace_id,
-                "request"
-            )
+            .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
+        let path = request.uri().path();
+        let route = match path.char_indices().nth(128) {
+            Some((end, _)) => &path[..end],
+            None => path,
         };
+        RequestLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            route: route.to_owned(),
+            request_id: context.map(|context| context.request_id.clone()),
+            trace_id,
+        }
     }
-    if status >= 500 {
-        request_line!(tracing::Level::WARN);
-    } else {
-        request_line!(tracing::Level::INFO);
+
+    /// Writes the request's line and records its metrics.
+    pub fn finish(&self, status: u16, outcome: Outcome, error: Option<&'static str>) {
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        crate::metrics::record_request(outcome, latency_ms);
+        let method = self.method.as_str();
+        let route = self.route.as_str();
+        let outcome = outcome.name();
+        let request_id = self.request_id.as_deref();
+        let trace_id = self.trace_id.as_deref();
+        // A level must be a constant at each call site: one macro, two sites.
+        macro_rules! request_line {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    method,
+                    route,
+                    status,
+                    latency_ms,
+                    outcome,
+                    error,
+                    requestId = request_id,
+                    xrayTraceId = trace_id,
+                    "request"
+                )
+            };
+        }
+        if status >= 500 {
+            request_line!(tracing::Level::WARN);
+        } else {
+            request_line!(tracing::Level::INFO);
+        }
     }
 }
 
@@ -353,7 +368,7 @@ mod tests {
         assert_eq!(most_verbose(&off, "aws_config"), LevelFilter::OFF);
     }
 
-    /// The lines `log_request` writes through the shipped JSON layer under `settings`' filter.
+    /// The lines a `RequestLine` writes through the shipped JSON layer under `settings`' filter.
     fn request_lines(settings: &LogSettings, statuses: &[u16]) -> Vec<serde_json::Value> {
         use tracing_subscriber::layer::SubscriberExt;
         let buffer = Buffer::default();
@@ -364,14 +379,15 @@ mod tests {
         let mut context = lambda_http::Context::default();
         context.request_id = "8f5ae9c4-request".to_owned();
         context.xray_trace_id = Some("Root=1-67891233-abcdef012345678912345678".to_owned());
-        let request = lambda_http::Request::default().with_lambda_context(context);
+        let request =
+            lambda_http::RequestExt::with_lambda_context(lambda_http::Request::default(), context);
         crate::install_metrics(
             &crate::MetricsSettings::from_lookup(|_| None),
             std::io::sink,
         );
         tracing::subscriber::with_default(subscriber, || {
             for status in statuses {
-                log_request(&request, *status, Instant::now(), Outcome::Granted, None);
+                RequestLine::of(&request).finish(*status, Outcome::Granted, None);
             }
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();

@@ -82,23 +82,17 @@ impl Outcome {
         }
     }
 
-    /// The outcome of an answered request: its error's class, else `success` (or a preflight's 204).
-    pub(crate) fn answered(success: Outcome, status: u16, error: Option<&ApiError>) -> Outcome {
-        match error {
-            Some(error) => Outcome::of(error),
-            None if status == 204 => Outcome::Preflight,
-            None => success,
-        }
-    }
-
-    fn of(error: &ApiError) -> Outcome {
+    /// The outcome of a request answered with `error` (a success names its own outcome).
+    pub(crate) fn of(error: &ApiError) -> Outcome {
         match error {
             ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => Outcome::BadRequest,
             ApiError::AuthenticationFailed(_) => Outcome::AuthenticationFailed,
             ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => {
                 Outcome::InsufficientGrant
             }
-            ApiError::MissingAuthorization => Outcome::MissingAuthorization,
+            ApiError::MissingAuthorization | ApiError::NoAuthorizerContext => {
+                Outcome::MissingAuthorization
+            }
             ApiError::AccessKeyRequired => Outcome::AccessKeyRequired,
             ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
             ApiError::Secret(_) => Outcome::SecretUnavailable,
@@ -150,24 +144,10 @@ mod tests {
                 .all(|name| name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
         );
         let refused = ApiError::InvalidToken(VerifyError::BadSignature);
-        assert_eq!(
-            Outcome::answered(Outcome::Granted, 401, Some(&refused)),
-            Outcome::InvalidTokenSignature
-        );
-        assert_eq!(
-            Outcome::answered(Outcome::Granted, 200, None),
-            Outcome::Granted
-        );
-        assert_eq!(
-            Outcome::answered(Outcome::Issued, 204, None),
-            Outcome::Preflight
-        );
+        assert_eq!(Outcome::of(&refused), Outcome::InvalidTokenSignature);
         let unavailable = ApiError::InvalidToken(VerifyError::KeysUnavailable {
             retry_after: std::time::Duration::from_secs(1),
         });
-        assert_eq!(
-            Outcome::answered(Outcome::Granted, 503, Some(&unavailable)),
-            Outcome::KeysUnavailable
-        );
+        assert_eq!(Outcome::of(&unavailable), Outcome::KeysUnavailable);
     }
 }

@@ -1,7 +1,6 @@
 //! The web page, served by a function of its own only for local runs (`cargo lambda watch`), so that the
 //! page and the API share one origin as they do behind CloudFront. In AWS, S3 serves `ui/`.
 
-use crate::Endpoint;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -98,9 +97,9 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
-impl Endpoint for PageApi {
-    async fn handle(&self, request: Request) -> Response<Body> {
-        let started = std::time::Instant::now();
+impl PageApi {
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let line = crate::logging::RequestLine::of(&request);
         let found = if matches!(*request.method(), Method::GET | Method::HEAD) {
             self.file(request.uri().path()).await
         } else {
@@ -134,9 +133,12 @@ impl Endpoint for PageApi {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         let (outcome, error) = match status {
             StatusCode::OK => (crate::Outcome::Served, None),
-            _ => (crate::Outcome::NotFound, Some(crate::ApiError::NotFound)),
+            _ => (
+                crate::Outcome::NotFound,
+                Some(crate::ApiError::NotFound.kind()),
+            ),
         };
-        crate::logging::log_request(&request, status.as_u16(), started, outcome, error.as_ref());
+        line.finish(status.as_u16(), outcome, error);
         response
     }
 }

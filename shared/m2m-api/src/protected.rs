@@ -1,8 +1,14 @@
-use crate::http::{Cors, bearer_token};
-use crate::{ApiError, Endpoint, answer};
+//! The three protected endpoints: each is [`crate::ApiLayer`], [`RequireGrant`] and the handler
+//! [`succeeded`], composed in its main.rs (and by [`ProtectedApi`] for in-process callers).
+
+use crate::{ApiLayer, Cors, RequireGrant};
 use lambda_http::{Body, Request, Response};
-use m2m_auth::{AuthConfig, ConfigError, Require, Verifier, fetch::build_client};
+use m2m_auth::{AuthConfig, ConfigError, Require, VerifiedToken, Verifier, fetch::build_client};
 use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tower::util::BoxCloneSyncService;
+use tower::{ServiceBuilder, ServiceExt};
 
 /// What one protected endpoint requires and answers.
 #[derive(Debug, Clone, Copy)]
@@ -19,20 +25,46 @@ pub const PROTECTED: Protection = Protection {
 };
 pub const USER: Protection = Protection {
     route: "/api/user",
-    require: Require::Scope("read:data"),
+    require: Require::Grant("read:data"),
     message: "User API call succeeded!",
 };
 pub const ADMIN: Protection = Protection {
     route: "/api/admin",
-    require: Require::Scope("admin"),
+    require: Require::Grant("admin"),
     message: "Admin API call succeeded!",
 };
 
-/// A protected endpoint: verifies the bearer token and enforces the grant.
+/// The verifier of the configured provider (docs/contract.md section 3), built once per container.
+pub fn verifier(config: &AuthConfig) -> Result<Verifier, ConfigError> {
+    Verifier::from_config(config, build_client(m2m_auth::budget::KEY_FETCH))
+}
+
+/// [`verifier`] from the environment (docs/contract.md section 2).
+pub fn verifier_from_env() -> Result<Verifier, ConfigError> {
+    verifier(&AuthConfig::from_env()?)
+}
+
+/// The handler behind [`RequireGrant`]: `{"success": true, "message": ..., "claims": ...}` with the claims of
+/// the token the layer verified.
+pub async fn succeeded(request: Request, message: &str) -> Result<Response<Body>, Infallible> {
+    let claims = request
+        .extensions()
+        .get::<Arc<VerifiedToken>>()
+        .map(|token| &token.claims);
+    Ok(match claims {
+        Some(claims) => crate::http::succeeded_with(
+            crate::Outcome::Granted,
+            &json!({"success": true, "message": message, "claims": claims}),
+        ),
+        // Only reachable if the handler were mounted without the layer: fail closed.
+        None => crate::ApiError::MissingAuthorization.into_response(),
+    })
+}
+
+/// A protected function composed as its main.rs composes it, for in-process callers (tests, benches).
 pub struct ProtectedApi {
-    protection: Protection,
-    verifier: Verifier,
-    cors: Cors,
+    service: BoxCloneSyncService<Request, Response<Body>, Infallible>,
+    verifier: Arc<Verifier>,
 }
 
 impl ProtectedApi {
@@ -41,15 +73,17 @@ impl ProtectedApi {
         config: &AuthConfig,
         cors: Cors,
     ) -> Result<Self, ConfigError> {
-        let verifier = Verifier::from_config(config, build_client(m2m_auth::budget::KEY_FETCH))?;
+        let verifier = Arc::new(verifier(config)?);
+        let service = ServiceBuilder::new()
+            .layer(ApiLayer::new(cors))
+            .layer(RequireGrant::new(verifier.clone(), protection.require))
+            .service_fn(move |request| succeeded(request, protection.message));
         Ok(ProtectedApi {
-            protection,
+            service: BoxCloneSyncService::new(service),
             verifier,
-            cors,
         })
     }
 
-    /// Reads the configuration from the environment (docs/contract.md section 2).
     pub fn from_env(protection: Protection) -> Result<Self, ConfigError> {
         Self::new(protection, &AuthConfig::from_env()?, Cors::from_env())
     }
@@ -58,25 +92,15 @@ impl ProtectedApi {
         &self.verifier
     }
 
-    async fn authorize(&self, request: &Request) -> Result<serde_json::Value, ApiError> {
-        let token = bearer_token(request.headers()).ok_or(ApiError::MissingAuthorization)?;
-        let verified = self.verifier.verify(token).await?;
-        self.protection
-            .require
-            .check(&verified.grants)
-            .map_err(ApiError::InsufficientScope)?;
-        Ok(json!({"success": true, "message": self.protection.message, "claims": verified.claims}))
+    /// The composed service (a clone: they share the verifier and its key cache).
+    pub fn service(&self) -> BoxCloneSyncService<Request, Response<Body>, Infallible> {
+        self.service.clone()
     }
-}
 
-impl Endpoint for ProtectedApi {
-    async fn handle(&self, request: Request) -> Response<Body> {
-        answer(
-            &request,
-            &self.cors,
-            crate::Outcome::Granted,
-            self.authorize(&request),
-        )
-        .await
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        match self.service.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     }
 }

@@ -1,7 +1,7 @@
 use crate::credentials::{Caller, CredentialKind, CredentialSettings, Credentials};
 use crate::exchange::{ExchangeInput, Exchanger};
-use crate::http::{Cors, body_bytes};
-use crate::{ApiError, Endpoint, TokenRequest, answer};
+use crate::http::{Cors, answer, body_bytes};
+use crate::{ApiError, TokenRequest};
 use lambda_http::{Body, Request, Response};
 use m2m_auth::fetch::{Discovery, build_client};
 use m2m_auth::{AuthConfig, ConfigError, Provider, Verifier};
@@ -251,15 +251,15 @@ impl TokenApi {
     }
 }
 
-impl Endpoint for TokenApi {
-    async fn handle(&self, request: Request) -> Response<Body> {
-        answer(
-            &request,
-            &self.cors,
-            crate::Outcome::Issued,
-            self.issue(&request),
-        )
-        .await
+impl TokenApi {
+    /// The answer to one request (behind [`crate::ApiLayer`], which owns CORS, the method and the log line).
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        answer(crate::Outcome::Issued, self.issue(&request)).await
+    }
+
+    /// The CORS settings this function was configured with, for its [`crate::ApiLayer`].
+    pub fn cors(&self) -> &Cors {
+        &self.cors
     }
 }
 

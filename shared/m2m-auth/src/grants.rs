@@ -108,7 +108,7 @@ pub enum Require {
     /// Any token that verifies.
     AnyValidToken,
     /// This grant among the token's effective grants.
-    Scope(&'static str),
+    Grant(&'static str),
 }
 
 impl Require {
@@ -116,8 +116,8 @@ impl Require {
     pub fn check(self, grants: &Grants) -> Result<(), &'static str> {
         match self {
             Require::AnyValidToken => Ok(()),
-            Require::Scope(scope) if grants.contains(scope) => Ok(()),
-            Require::Scope(scope) => Err(scope),
+            Require::Grant(scope) if grants.contains(scope) => Ok(()),
+            Require::Grant(scope) => Err(scope),
         }
     }
 }
@@ -204,8 +204,8 @@ mod tests {
             json!({"permissions": ["read:data"]}).as_object().unwrap(),
             GrantModel::Descope,
         );
-        assert_eq!(Require::Scope("read:data").check(&g), Ok(()));
-        assert_eq!(Require::Scope("admin").check(&g), Err("admin"));
+        assert_eq!(Require::Grant("read:data").check(&g), Ok(()));
+        assert_eq!(Require::Grant("admin").check(&g), Err("admin"));
         assert_eq!(Require::AnyValidToken.check(&Grants::default()), Ok(()));
     }
 }

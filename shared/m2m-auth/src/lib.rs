@@ -5,6 +5,7 @@
 //! [`Grants`] (section 4). A token presented again is answered from a bounded cache of verified tokens, its
 //! time claims and signing key checked anew. [`Require`] states what an endpoint needs.
 
+mod bearer;
 pub mod budget;
 mod config;
 mod error;
@@ -17,6 +18,7 @@ mod strict_json;
 mod token_cache;
 mod verify;
 
+pub use bearer::{bearer_credentials, bearer_token};
 pub use config::{
     AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, is_identifier, parse_algorithm,
     parse_seconds, trimmed,

@@ -1,0 +1,454 @@
+//! The tower layers in-process: `RequireGrant` on a user's own lambda_http service and on an axum router
+//! (the verified token reaches the handler; 401 and 403 exactly as the protected functions answer them),
+//! `ApiLayer`'s CORS and method rules, and the event guard every HTTP function runs behind: hostile
+//! `X-Forwarded-Proto` and `Host` values that make lambda_http panic are answered normally, a panic fails
+//! its invocation alone with a contract-shaped 500, and the next event is served.
+
+use axum::routing::post;
+use lambda_http::http::StatusCode;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Context, LambdaEvent, Request, Response};
+use m2m_api::{ApiLayer, Cors, PROTECTED, Require, RequireGrant, VerifiedToken};
+use m2m_tests::*;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+/// A user's own handler: it reads the token the layer verified.
+async fn reports(request: Request) -> Result<Response<Body>, Infallible> {
+    let token = request
+        .extensions()
+        .get::<Arc<VerifiedToken>>()
+        .expect("the layer put the verified token in the extensions");
+    let body = json!({"sub": token.claims["sub"], "grants": token.grants.to_vec()});
+    Ok(m2m_api::json_response(StatusCode::OK, &body))
+}
+
+fn verifier(issuer: &descope_local::RunningIssuer) -> Arc<m2m_api::Verifier> {
+    Arc::new(m2m_api::verifier(&auth_config(issuer, &[])).expect("verifier"))
+}
+
+/// What a refusal looks like, from the layer and from the protected function alike.
+fn assert_same_refusal(ours: &Reply, theirs: &Reply) {
+    assert_eq!(ours.status, theirs.status);
+    assert_eq!(ours.body, theirs.body);
+    for name in [
+        "www-authenticate",
+        "content-type",
+        "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert_eq!(ours.header(name), theirs.header(name), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_layer_protects_a_lambda_http_service() {
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let admin = token_for(&tokens, "dev-admin-key", &[]).await;
+    let reader = token_for(&tokens, "dev-reader-key", &[]).await;
+    let service = ServiceBuilder::new()
+        .layer(RequireGrant::new(
+            verifier(&issuer),
+            Require::Grant("admin"),
+        ))
+        .service_fn(reports);
+    let ok = reply(
+        service
+            .clone()
+            .oneshot(bearer("/reports", &admin))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body["sub"], "K2LocalAdmin");
+    assert_eq!(
+        ok.body["grants"],
+        json!(["admin", "read:data", "write:data"])
+    );
+    assert_eq!(ok.header("cache-control"), "no-store");
+
+    // The refusals are the protected functions' own, byte for byte: compare with /api/admin.
+    let admin_function = protected_api(&issuer, m2m_api::ADMIN, &[]);
+    let forged = descope_local::corrupt_signature(&admin);
+    for (request, status, challenge) in [
+        (request("POST", "/r", &[], None), 401, "Bearer"),
+        (
+            request("POST", "/r", &[("authorization", "Basic eDp5")], None),
+            401,
+            "Bearer",
+        ),
+        (
+            bearer("/r", &forged),
+            401,
+            r#"Bearer error="invalid_token""#,
+        ),
+        (
+            bearer("/r", &reader),
+            403,
+            r#"Bearer error="insufficient_scope", scope="admin""#,
+        ),
+    ] {
+        let theirs = call(&admin_function, clone_request(&request)).await;
+        let ours = reply(service.clone().oneshot(request).await.unwrap());
+        assert_eq!(ours.status, status, "{}", ours.body);
+        assert_eq!(ours.header("www-authenticate"), challenge);
+        assert_eq!(ours.body["success"], false);
+        assert_same_refusal(&ours, &theirs);
+    }
+}
+
+fn clone_request(request: &Request) -> Request {
+    let mut builder = lambda_http::http::Request::builder()
+        .method(request.method())
+        .uri(request.uri());
+    for (name, value) in request.headers() {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::Empty).unwrap()
+}
+
+#[tokio::test]
+async fn the_layer_protects_an_axum_router() {
+    use axum::Extension;
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let reader = token_for(&tokens, "dev-reader-key", &[]).await;
+    let nogrants = token_for(&tokens, "dev-nogrants-key", &[]).await;
+    async fn handler(Extension(token): Extension<Arc<VerifiedToken>>) -> axum::Json<Value> {
+        axum::Json(json!({"sub": token.claims["sub"], "exp": token.expires_at}))
+    }
+    let router = axum::Router::new()
+        .route("/reports", post(handler))
+        .layer(RequireGrant::new(
+            verifier(&issuer),
+            Require::Grant("read:data"),
+        ));
+    let send = |authorization: Option<String>| {
+        let router = router.clone();
+        async move {
+            let mut builder = axum::http::Request::post("/reports");
+            if let Some(value) = authorization {
+                builder = builder.header("authorization", value);
+            }
+            let response = router
+                .oneshot(builder.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            (
+                status,
+                headers,
+                serde_json::from_slice::<Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    let (status, _, body) = send(Some(format!("bearer {reader}"))).await;
+    assert_eq!((status, &body["sub"]), (200, &json!("K2LocalReader")));
+    assert!(body["exp"].as_i64().unwrap() > now());
+    let (status, headers, body) = send(None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"success": false, "error": "Missing or invalid Authorization header"})
+    );
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let (status, headers, body) = send(Some(format!("Bearer {nogrants}"))).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "Missing required scope: 'read:data'");
+    assert_eq!(
+        headers["www-authenticate"],
+        r#"Bearer error="insufficient_scope", scope="read:data""#
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn api_layer_answers_cors_and_methods_as_before() {
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let token = token_for(&tokens, "dev-reader-key", &[]).await;
+    let cors = Cors::new(["https://app.example".to_owned()]);
+    let service = ServiceBuilder::new()
+        .layer(ApiLayer::new(cors))
+        .layer(RequireGrant::new(verifier(&issuer), Require::AnyValidToken))
+        .service_fn(reports);
+    let send = |request: Request| {
+        let service = service.clone();
+        async move { reply(service.oneshot(request).await.unwrap()) }
+    };
+    let auth = format!("Bearer {token}");
+    let allowed = send(request(
+        "POST",
+        "/api/x",
+        &[("origin", "https://app.example"), ("authorization", &auth)],
+        None,
+    ))
+    .await;
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    assert!(
+        allowed
+            .header("vary")
+            .to_ascii_lowercase()
+            .contains("origin")
+    );
+    for origin in ["https://evil.example", "https://app.example.evil", "null"] {
+        let refused = send(request(
+            "POST",
+            "/api/x",
+            &[("origin", origin), ("authorization", &auth)],
+            None,
+        ))
+        .await;
+        assert_eq!(refused.status, 200);
+        assert_eq!(refused.header("access-control-allow-origin"), "");
+    }
+    // A refusal from the layer carries the CORS headers too, so a browser can read it.
+    let unauthorized = send(request(
+        "POST",
+        "/api/x",
+        &[("origin", "https://app.example")],
+        None,
+    ))
+    .await;
+    assert_eq!(unauthorized.status, 401);
+    assert_eq!(
+        unauthorized.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    // Preflight: answered without a token, never `*`.
+    let preflight = send(request(
+        "OPTIONS",
+        "/api/x",
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "authorization,content-type",
+            ),
+        ],
+        None,
+    ))
+    .await;
+    assert!(preflight.status < 300, "{}", preflight.status);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        "https://app.example"
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .contains("POST")
+    );
+    let allowed_headers = preflight
+        .header("access-control-allow-headers")
+        .to_ascii_lowercase();
+    assert!(allowed_headers.contains("authorization") && allowed_headers.contains("content-type"));
+    assert_eq!(preflight.header("access-control-max-age"), "600");
+    assert!(preflight.headers.iter().all(|(_, v)| v != "*"));
+    let get = send(request("GET", "/api/x", &[("authorization", &auth)], None)).await;
+    assert_eq!(get.status, 405);
+    assert_eq!(get.header("allow"), "POST, OPTIONS");
+    assert_eq!(
+        get.body,
+        json!({"success": false, "error": "Method not allowed"})
+    );
+}
+
+/// An HTTP API (payload 2.0) event as API Gateway hands it over (tests/events/http-api-v2-post.json).
+fn v2_event(token: &str, headers: &[(&str, &str)]) -> Value {
+    let mut event: Value =
+        serde_json::from_str(include_str!("../events/http-api-v2-post.json")).unwrap();
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    for (name, value) in headers {
+        event["headers"][*name] = json!(value);
+    }
+    event
+}
+
+/// A REST API (payload 1.0) proxy event with the same request.
+fn v1_event(token: &str, headers: &[(&str, &str)]) -> Value {
+    let mut single = json!({"Authorization": format!("Bearer {token}"), "Host": "abcdef1234.execute-api.us-east-1.amazonaws.com"});
+    let mut multi = json!({"Authorization": [format!("Bearer {token}")]});
+    for (name, value) in headers {
+        single[*name] = json!(value);
+        multi[*name] = json!([value]);
+    }
+    json!({
+        "resource": "/api/protected", "path": "/api/protected", "httpMethod": "POST",
+        "headers": single, "multiValueHeaders": multi,
+        "queryStringParameters": null, "multiValueQueryStringParameters": null,
+        "pathParameters": null, "stageVariables": null, "body": null, "isBase64Encoded": false,
+        "requestContext": {"accountId": "123456789012", "apiId": "abcdef1234", "stage": "prod",
+            "resourceId": "a1b2c3", "resourcePath": "/api/protected", "httpMethod": "POST",
+            "requestId": "6a4f5e2d", "path": "/prod/api/protected",
+            "domainName": "abcdef1234.execute-api.us-east-1.amazonaws.com",
+            "identity": {"sourceIp": "192.0.2.10"}}
+    })
+}
+
+fn lambda_event(event: &Value) -> LambdaEvent<LambdaRequest> {
+    LambdaEvent::new(
+        serde_json::from_value(event.clone()).expect("an API Gateway event"),
+        Context::default(),
+    )
+}
+
+/// One invocation through the guard and lambda_http's Adapter, answered as the runtime would post it.
+async fn invoke<S, F>(guard: &mut S, event: &Value) -> Value
+where
+    S: Service<LambdaEvent<LambdaRequest>, Future = F>,
+    F: std::future::Future<Output = Result<S::Response, S::Error>>,
+    S::Response: serde::Serialize,
+    S::Error: std::fmt::Debug,
+{
+    let response = guard
+        .ready()
+        .await
+        .unwrap()
+        .call(lambda_event(event))
+        .await
+        .unwrap();
+    serde_json::to_value(response).unwrap()
+}
+
+const HOSTILE: [(&str, &str); 7] = [
+    ("x-forwarded-proto", "evil, https"),
+    ("x-forwarded-proto", "a b"),
+    ("x-forwarded-proto", "1"),
+    ("x-forwarded-proto", "https://x"),
+    ("host", "bad host"),
+    ("host", "a:99999"),
+    ("host", "x/y?z"),
+];
+
+#[tokio::test]
+async fn hostile_headers_are_answered_and_the_next_event_is_served() {
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let token = token_for(&tokens, "dev-reader-key", &[]).await;
+    let api = protected_api(&issuer, PROTECTED, &[]);
+    let mut guard = m2m_api::guard(api.service());
+    for (name, value) in HOSTILE {
+        // Without the guard, lambda_http itself panics on these (so the check below can fail).
+        let mut bare = lambda_http::Adapter::from(api.service());
+        let event = lambda_event(&v2_event(&token, &[(name, value)]));
+        let panicked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(bare.call(event))))
+                .is_err();
+        for event in [
+            v2_event(&token, &[(name, value)]),
+            v1_event(&token, &[(name, value)]),
+        ] {
+            let answer = invoke(&mut guard, &event).await;
+            assert_eq!(answer["statusCode"], 200, "{name}: {value}: {answer}");
+            let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["message"], "Protected API call succeeded!");
+        }
+        let next = invoke(&mut guard, &v2_event(&token, &[])).await;
+        assert_eq!(next["statusCode"], 200);
+        if !["https://x", "x/y?z"].contains(&value) {
+            assert!(
+                panicked,
+                "lambda_http 1.3 no longer panics on {name}: {value}"
+            );
+        }
+    }
+}
+
+/// A service that panics in `call` itself (before any future exists) for one path.
+#[derive(Clone)]
+struct PanicsInCall<S>(S);
+
+impl<S: Service<Request>> Service<Request> for PanicsInCall<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+    fn call(&mut self, request: Request) -> S::Future {
+        if request.uri().path().ends_with("/api/sync-panic") {
+            panic!("sync panic with secret-text-1");
+        }
+        self.0.call(request)
+    }
+}
+
+#[tokio::test]
+async fn a_panic_fails_its_own_invocation_with_a_contract_shaped_500() {
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let token = token_for(&tokens, "dev-reader-key", &[]).await;
+    let handler = tower::service_fn(|request: Request| async move {
+        if request.uri().path().ends_with("/api/async-panic") {
+            panic!("async panic with secret-text-2");
+        }
+        reports(request).await
+    });
+    let service = ServiceBuilder::new()
+        .layer(ApiLayer::default())
+        .layer(RequireGrant::new(verifier(&issuer), Require::AnyValidToken))
+        .service(PanicsInCall(handler));
+    let mut guard = m2m_api::guard(service);
+    for path in ["/api/async-panic", "/api/sync-panic"] {
+        for mut event in [v2_event(&token, &[]), v1_event(&token, &[])] {
+            if event.get("rawPath").is_some() {
+                event["rawPath"] = json!(path);
+            } else {
+                event["path"] = json!(path);
+            }
+            let answer = invoke(&mut guard, &event).await;
+            assert_eq!(answer["statusCode"], 500, "{path}: {answer}");
+            assert!(!answer.to_string().contains("secret-text"), "{answer}");
+            let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body, json!({"success": false, "error": "Internal error"}));
+            let headers = if answer["headers"].as_object().is_some_and(|h| !h.is_empty()) {
+                answer["headers"]["content-type"].clone()
+            } else {
+                answer["multiValueHeaders"]["content-type"][0].clone()
+            };
+            assert_eq!(headers, "application/json");
+            // The same guard (the same process) serves the next event.
+            let next = invoke(&mut guard, &v2_event(&token, &[])).await;
+            assert_eq!(next["statusCode"], 200, "{next}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn whoami_answers_the_authorizer_context_and_nothing_without_it() {
+    let event: Value =
+        serde_json::from_str(include_str!("../events/http-api-v2-whoami.json")).unwrap();
+    let mut guard = m2m_api::guard(tower::service_fn(m2m_api::whoami));
+    let answer = invoke(&mut guard, &event).await;
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"success": true, "authorizer": {"sub": "K2LocalAdmin", "grants": "admin read:data write:data", "exp": 1796116200}})
+    );
+    let mut bare = event.clone();
+    bare["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let answer = invoke(&mut guard, &bare).await;
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+}
