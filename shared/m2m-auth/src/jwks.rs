@@ -225,6 +225,12 @@ impl JwksCache {
         self.fetch_count.load(Ordering::Relaxed)
     }
 
+    /// How many fetch attempts have finished (successful or not): a request that saw this number change
+    /// while it waited for a key knows another request's fetch completed meanwhile.
+    pub(crate) fn finished_fetches(&self) -> u64 {
+        self.read_state().attempts
+    }
+
     /// The number of keys currently held.
     pub fn len(&self) -> usize {
         self.read_state().keys.len()

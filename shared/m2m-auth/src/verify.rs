@@ -304,11 +304,13 @@ impl Verifier {
             signature,
         } = jws::split(token)?;
         let (alg, kid) = self.policy.check_header(&header)?;
-        let fetches_before = self.keys.fetch_count();
+        // Finished fetches, not started ones: a request that arrives while another's fetch is under way must
+        // still look again once that fetch has finished.
+        let fetches_before = self.keys.finished_fetches();
         let key = self.keys.signing_key(kid).await?;
         // Requests that waited together for a key fetch resume together: the first to finish remembers the
         // token, and the others take its answer instead of checking the same signature again.
-        if self.keys.fetch_count() != fetches_before
+        if self.keys.finished_fetches() != fetches_before
             && let Some(answer) = self.answer_remembered(token, now).await
         {
             return answer;
