@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use m2m_auth::{
-    AuthConfig, ClaimsPolicy, JwksCache, MAX_TOKEN_BYTES, SUPPORTED_ALGORITHMS, Verifier,
+    AuthConfig, TokenPolicy, JwksCache, MAX_TOKEN_BYTES, SUPPORTED_ALGORITHMS, Verifier,
 };
 use serde_json::Value;
 use std::future::Future;
@@ -29,7 +29,7 @@ fn fixture() -> &'static Fixture {
         let text = |name: &str| fixture[name].as_str().expect("fixture member").to_owned();
         let mut config = AuthConfig::descope(&text("baseUrl"), &text("projectId"));
         config.algorithms = SUPPORTED_ALGORITHMS.to_vec();
-        let policy = ClaimsPolicy::descope(&config, &text("baseUrl"), &text("projectId"));
+        let policy = TokenPolicy::descope(&config, &text("baseUrl"), &text("projectId"));
         let keys = JwksCache::preloaded(&fixture["jwks"], config.algorithms.clone());
         assert_eq!(keys.len(), 3, "the fixture's three keys are usable");
         Fixture {

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD
 use descope_local::RunningIssuer;
 use lambda_http::{Body, Request};
 use m2m_api::{ADMIN, ApiError, AuthConfig, PROTECTED, ProtectedApi, Protection, TokenApi, USER};
-use m2m_auth::{ClaimsPolicy, JwksCache, Verifier, parse_algorithm};
+use m2m_auth::{JwksCache, TokenPolicy, Verifier, parse_algorithm};
 use m2m_tests::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -1324,7 +1324,7 @@ fn in_memory_verifier(keys: &OwnKeys) -> Verifier {
     let cache = JwksCache::preloaded(&keys.jwks(), config.algorithms.clone());
     assert_eq!(cache.len(), 3);
     Verifier::new(
-        ClaimsPolicy::descope(&config, FIXED_BASE_URL, PROJECT),
+        TokenPolicy::descope(&config, FIXED_BASE_URL, PROJECT),
         cache,
     )
 }

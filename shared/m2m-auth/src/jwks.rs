@@ -5,7 +5,7 @@
 //! failed fetch is retried no sooner either, and meanwhile the keys already held keep working. Concurrent
 //! requests that need a refresh wait for a single fetch (single flight).
 
-use crate::keys::{SigningKey, parse_jwk};
+use crate::keys::{VerifyingKey, parse_jwk};
 use crate::{VerifyError, fetch};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
@@ -72,7 +72,7 @@ impl Default for JwksCacheOptions {
     }
 }
 
-type KeySet = HashMap<String, Arc<SigningKey>>;
+type KeySet = HashMap<String, Arc<VerifyingKey>>;
 
 #[derive(Default)]
 struct CacheState {
@@ -85,7 +85,7 @@ struct CacheState {
 }
 
 enum Decision {
-    Use(Arc<SigningKey>),
+    Use(Arc<VerifyingKey>),
     Refuse(VerifyError),
     Fetch { unknown_kid: bool },
 }
@@ -132,10 +132,10 @@ impl CacheState {
     /// when the provider cannot be reached to say so).
     fn trusted(
         &self,
-        key: &Arc<SigningKey>,
+        key: &Arc<VerifyingKey>,
         now: Instant,
         options: &JwksCacheOptions,
-    ) -> Option<Arc<SigningKey>> {
+    ) -> Option<Arc<VerifyingKey>> {
         let fresh_enough = self
             .fetched_at
             .is_some_and(|at| now.duration_since(at) < options.max_stale);
@@ -148,7 +148,7 @@ impl CacheState {
         kid: &str,
         now: Instant,
         options: &JwksCacheOptions,
-    ) -> Result<Arc<SigningKey>, VerifyError> {
+    ) -> Result<Arc<VerifyingKey>, VerifyError> {
         if let Some(key) = self
             .keys
             .get(kid)
@@ -248,7 +248,7 @@ impl JwksCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) async fn signing_key(&self, kid: &str) -> Result<Arc<SigningKey>, VerifyError> {
+    pub(crate) async fn verifying_key(&self, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
         if let JwksLocation::Preloaded = self.location {
             let state = self.read_state();
             return state.keys.get(kid).cloned().ok_or(VerifyError::UnknownKey);

@@ -9,11 +9,11 @@ use serde_json::Value;
 
 /// One usable key: a parsed public key for each accepted algorithm it may be used with (the key set maps
 /// the `kid` to it).
-pub(crate) struct SigningKey {
+pub(crate) struct VerifyingKey {
     verifiers: Vec<(Algorithm, ParsedPublicKey)>,
 }
 
-impl SigningKey {
+impl VerifyingKey {
     pub(crate) fn verifier(&self, alg: Algorithm) -> Option<&ParsedPublicKey> {
         self.verifiers
             .iter()
@@ -29,7 +29,7 @@ pub(crate) type Ignored = &'static str;
 pub(crate) fn parse_jwk(
     jwk: &Value,
     accepted: &[Algorithm],
-) -> Result<(String, SigningKey), Ignored> {
+) -> Result<(String, VerifyingKey), Ignored> {
     let field = |name: &str| jwk.get(name).and_then(Value::as_str);
     let kid = field("kid").filter(|kid| !kid.is_empty()).ok_or("no kid")?;
     if jwk.get("use").is_some() && field("use") != Some("sig") {
@@ -73,7 +73,7 @@ pub(crate) fn parse_jwk(
     if verifiers.is_empty() {
         return Err("fits no accepted algorithm");
     }
-    Ok((kid.to_owned(), SigningKey { verifiers }))
+    Ok((kid.to_owned(), VerifyingKey { verifiers }))
 }
 
 fn is_rsa_alg(alg: Algorithm) -> bool {

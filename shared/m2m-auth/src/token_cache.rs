@@ -11,7 +11,7 @@
 //! compared byte by byte only with an entry whose secret-seeded hash happens to match, which the prober cannot
 //! steer; a prefix of another caller's token cannot be learnt from lookup times.
 
-use crate::keys::SigningKey;
+use crate::keys::VerifyingKey;
 use crate::verify::{Validity, VerifiedToken};
 use crate::{JsonObject, MAX_TOKEN_BYTES};
 use lru::LruCache;
@@ -33,7 +33,7 @@ pub(crate) struct CachedToken {
     pub kid: String,
     /// The key the signature was checked with: a hit is valid only while the key cache still holds this
     /// very key (`Arc::ptr_eq`) for `kid`, so a refresh that drops or replaces it ends the entry.
-    pub key: Arc<SigningKey>,
+    pub key: Arc<VerifyingKey>,
     pub validity: Validity,
 }
 

@@ -20,9 +20,10 @@ pub struct VerifiedToken {
     pub expires_at: i64,
 }
 
-/// The rules a token's header and claims must meet (docs/contract.md section 3), besides its signature.
+/// The rules a token's header and claims must meet (docs/contract.md section 3), besides its signature:
+/// the accepted algorithms and header parameters, the time claims, issuer, audience and kind.
 #[derive(Debug, Clone)]
-pub struct ClaimsPolicy {
+pub struct TokenPolicy {
     algorithms: Vec<Algorithm>,
     issuers: Vec<String>,
     audience: Audience,
@@ -38,7 +39,7 @@ enum Audience {
     IfPresent(String),
 }
 
-impl ClaimsPolicy {
+impl TokenPolicy {
     /// The rules for tokens of one Descope project.
     pub fn descope(config: &AuthConfig, base_url: &str, project_id: &str) -> Self {
         let mut issuers = vec![
@@ -47,7 +48,7 @@ impl ClaimsPolicy {
             format!("{base_url}/v1/apps/{project_id}"),
         ];
         issuers.extend(config.extra_issuers.iter().cloned());
-        ClaimsPolicy {
+        TokenPolicy {
             algorithms: config.algorithms.clone(),
             issuers,
             audience: match &config.audience {
@@ -63,7 +64,7 @@ impl ClaimsPolicy {
     pub fn oidc(config: &AuthConfig, issuer: &str, audience: &str) -> Self {
         let mut issuers = vec![issuer.to_owned()];
         issuers.extend(config.extra_issuers.iter().cloned());
-        ClaimsPolicy {
+        TokenPolicy {
             algorithms: config.algorithms.clone(),
             issuers,
             audience: Audience::Required(audience.to_owned()),
@@ -162,7 +163,7 @@ pub(crate) struct Validity {
 }
 
 impl Validity {
-    /// The type checks of these claims come first in [`ClaimsPolicy::check_claims`]; then, in this order,
+    /// The type checks of these claims come first in [`TokenPolicy::check_claims`]; then, in this order,
     /// `exp`, `nbf` and `iat` against `now`, each with the leeway.
     fn check(&self, now: f64, leeway_secs: f64) -> Result<(), VerifyError> {
         if now >= self.exp + leeway_secs {
@@ -183,14 +184,14 @@ impl Validity {
 /// The policy and the remembered tokens live and die together: an entry is valid only for the rules it was
 /// checked under, and those rules never change within one verifier.
 pub struct Verifier {
-    policy: ClaimsPolicy,
+    policy: TokenPolicy,
     keys: JwksCache,
     verified: VerifiedTokenCache,
 }
 
 impl Verifier {
     /// A verifier that remembers up to [`crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES`] verified tokens.
-    pub fn new(policy: ClaimsPolicy, keys: JwksCache) -> Self {
+    pub fn new(policy: TokenPolicy, keys: JwksCache) -> Self {
         Verifier {
             policy,
             keys,
@@ -243,7 +244,7 @@ impl Verifier {
     ) -> Self {
         let location = JwksLocation::Url(format!("{base_url}/v2/keys/{project_id}"));
         Verifier::new(
-            ClaimsPolicy::descope(config, base_url, project_id),
+            TokenPolicy::descope(config, base_url, project_id),
             JwksCache::new(
                 client,
                 location,
@@ -260,7 +261,7 @@ impl Verifier {
         discovery: Arc<Discovery>,
     ) -> Self {
         let audience = config.audience.clone().unwrap_or_default();
-        let policy = ClaimsPolicy::oidc(config, discovery.issuer(), &audience);
+        let policy = TokenPolicy::oidc(config, discovery.issuer(), &audience);
         let location = JwksLocation::Discovery(discovery);
         Verifier::new(
             policy,
@@ -307,7 +308,7 @@ impl Verifier {
         // Finished fetches, not started ones: a request that arrives while another's fetch is under way must
         // still look again once that fetch has finished.
         let fetches_before = self.keys.finished_fetches();
-        let key = self.keys.signing_key(kid).await?;
+        let key = self.keys.verifying_key(kid).await?;
         // Requests that waited together for a key fetch resume together: the first to finish remembers the
         // token, and the others take its answer instead of checking the same signature again.
         if self.keys.finished_fetches() != fetches_before
@@ -355,7 +356,7 @@ impl Verifier {
         let entry = self.verified.get(token)?;
         // Through the key cache's normal path, so that every rule on keys (refresh, unknown kid, how long
         // stale keys are trusted) applies to a remembered token exactly as to a new one.
-        let answer = match self.keys.signing_key(&entry.kid).await {
+        let answer = match self.keys.verifying_key(&entry.kid).await {
             Ok(key) if Arc::ptr_eq(&key, &entry.key) => entry
                 .validity
                 .check(now, self.policy.leeway_secs)

@@ -4,7 +4,7 @@
 
 use descope_local::{IssuerConfig, LocalIssuer};
 use m2m_auth::{
-    AuthConfig, ClaimsPolicy, JwksCache, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
+    AuthConfig, JwksCache, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats, TokenPolicy,
     VerifiedToken, Verifier, VerifyError,
 };
 use serde_json::{Value, json};
@@ -39,7 +39,7 @@ impl Fixture {
     fn verifier(&self, entries: usize) -> Verifier {
         let config = AuthConfig::descope(&self.issuer.base_url(), PROJECT);
         Verifier::new(
-            ClaimsPolicy::descope(&config, &self.issuer.base_url(), PROJECT),
+            TokenPolicy::descope(&config, &self.issuer.base_url(), PROJECT),
             JwksCache::preloaded(&self.issuer.public_jwks(), config.algorithms.clone()),
         )
         .with_token_cache_entries(entries)
