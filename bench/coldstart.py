@@ -280,8 +280,14 @@ def event_for(name, token, moto):
             text = shipped.read()
         return text.replace("REPLACE-WITH-A-TOKEN", token).encode()
     if name == "token":
-        body = "{}" if moto is not None else json.dumps({"accessKey": ACCESS_KEY})
-        return json.dumps(api_gateway_event(path, {}, body)).encode()
+        if moto is None:
+            return json.dumps(api_gateway_event(path, {}, json.dumps({"accessKey": ACCESS_KEY}))).encode()
+        # The stack's key (the secret) serves IAM-authenticated callers only: the IAM route's event.
+        event = api_gateway_event("/m2m/token/iam", {}, "{}")
+        event["requestContext"]["authorizer"] = {"iam": {
+            "accountId": "123456789012", "callerId": "AROAEXAMPLE:coldstart",
+            "userArn": "arn:aws:sts::123456789012:assumed-role/coldstart/bench", "userId": "AROAEXAMPLE:coldstart"}}
+        return json.dumps(event).encode()
     return json.dumps(api_gateway_event(path, {"authorization": f"Bearer {token}"}, None)).encode()
 
 
