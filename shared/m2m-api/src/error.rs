@@ -20,15 +20,19 @@ pub enum ApiError {
     ScopeNotGranted(String),
     #[error("Missing or invalid Authorization header")]
     MissingAuthorization,
+    /// The token was refused (never [`VerifyError::KeysUnavailable`]: that is the service's failure, below).
     #[error("JWT verification failed: {0}")]
     InvalidToken(VerifyError),
+    /// The signing keys cannot be fetched and none is cached for the token's `kid`.
+    #[error("Signing keys unavailable")]
+    KeysUnavailable { retry_after: Duration },
     #[error("Missing required scope: '{0}'")]
     InsufficientScope(&'static str),
     /// The stack's secret could not be read or used. The detail is logged, never returned.
     #[error("server misconfigured: {0}")]
     Secret(SecretFailure),
     #[error("Identity provider error: {0}")]
-    Provider(String),
+    Provider(ProviderError),
     #[error("Identity provider timed out")]
     ProviderTimeout,
     #[error("Method not allowed")]
@@ -40,6 +44,54 @@ pub enum ApiError {
     NoAuthorizerContext,
 }
 
+/// Why the identity provider's answer could not be used (a 502). The text is ours, never the provider's
+/// body, so it is safe to return.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// OpenID Connect discovery failed (the fetch error, without its URL).
+    #[error("discovery failed: {0}")]
+    Discovery(String),
+    #[error("discovery names no token_endpoint")]
+    NoTokenEndpoint,
+    #[error("response too large")]
+    TooLarge,
+    /// The answer could not be read (the fetch error).
+    #[error("{0}")]
+    Unreadable(String),
+    /// A 200 without the token member (`sessionJwt` or `access_token`).
+    #[error("answer has no '{0}'")]
+    NoToken(&'static str),
+    #[error("rate limited by the provider; retry later")]
+    RateLimited,
+    #[error("unexpected status {0}")]
+    Status(u16),
+    #[error("unexpected redirect")]
+    Redirect,
+    #[error("unreachable")]
+    Unreachable,
+    /// The provider issued a token this function's own rules refuse.
+    #[error("the issued token failed verification: {0}")]
+    IssuedTokenRefused(VerifyError),
+}
+
+impl ProviderError {
+    /// A short, stable name for logs (the metrics count every one of them as `provider_error`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::Discovery(_) => "provider_discovery_failed",
+            ProviderError::NoTokenEndpoint => "provider_no_token_endpoint",
+            ProviderError::TooLarge => "provider_answer_too_large",
+            ProviderError::Unreadable(_) => "provider_answer_unreadable",
+            ProviderError::NoToken(_) => "provider_answer_without_token",
+            ProviderError::RateLimited => "provider_rate_limited",
+            ProviderError::Status(_) => "provider_unexpected_status",
+            ProviderError::Redirect => "provider_redirect",
+            ProviderError::Unreachable => "provider_unreachable",
+            ProviderError::IssuedTokenRefused(_) => "provider_token_refused",
+        }
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
@@ -48,7 +100,7 @@ impl ApiError {
             | ApiError::AccessKeyRequired
             | ApiError::MissingAuthorization
             | ApiError::NoAuthorizerContext => 401,
-            ApiError::InvalidToken(error) if error.is_unavailable() => 503,
+            ApiError::KeysUnavailable { .. } => 503,
             ApiError::InvalidToken(_) => 401,
             ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => 403,
             ApiError::NotFound => 404,
@@ -63,9 +115,6 @@ impl ApiError {
     pub fn public_message(&self) -> String {
         match self {
             ApiError::Secret(_) => "Server misconfigured; see the function's logs".to_owned(),
-            ApiError::InvalidToken(error) if error.is_unavailable() => {
-                "Signing keys unavailable".to_owned()
-            }
             other => other.to_string(),
         }
     }
@@ -74,7 +123,7 @@ impl ApiError {
     pub(crate) fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             ApiError::MissingAuthorization => vec![("www-authenticate", "Bearer".to_owned())],
-            ApiError::InvalidToken(VerifyError::KeysUnavailable { retry_after }) => {
+            ApiError::KeysUnavailable { retry_after } => {
                 vec![("retry-after", retry_after_seconds(*retry_after).to_string())]
             }
             ApiError::InvalidToken(_) => vec![(
@@ -101,11 +150,11 @@ impl ApiError {
             ApiError::AccessKeyRequired => "access_key_required",
             ApiError::ScopeNotGranted(_) => "scope_not_granted",
             ApiError::MissingAuthorization => "missing_authorization",
-            ApiError::InvalidToken(error) if error.is_unavailable() => "keys_unavailable",
+            ApiError::KeysUnavailable { .. } => "keys_unavailable",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::Secret(failure) => failure.cause.kind(),
-            ApiError::Provider(_) => "provider_error",
+            ApiError::Provider(error) => error.kind(),
             ApiError::ProviderTimeout => "provider_timeout",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
@@ -120,7 +169,12 @@ fn retry_after_seconds(duration: Duration) -> u64 {
 
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
-        ApiError::InvalidToken(error)
+        match error {
+            VerifyError::KeysUnavailable { retry_after } => {
+                ApiError::KeysUnavailable { retry_after }
+            }
+            refused => ApiError::InvalidToken(refused),
+        }
     }
 }
 
@@ -131,7 +185,7 @@ mod tests {
     #[test]
     fn statuses_follow_the_contract() {
         assert_eq!(ApiError::InvalidToken(VerifyError::Expired).status(), 401);
-        let unavailable = ApiError::InvalidToken(VerifyError::KeysUnavailable {
+        let unavailable = ApiError::from(VerifyError::KeysUnavailable {
             retry_after: Duration::from_millis(1),
         });
         assert_eq!(unavailable.status(), 503);

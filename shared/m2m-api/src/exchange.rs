@@ -1,6 +1,6 @@
 //! Exchanging credentials for a token at the identity provider.
 
-use crate::ApiError;
+use crate::{ApiError, ProviderError};
 use m2m_auth::fetch::{Discovery, FetchError, read_capped};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -58,11 +58,12 @@ impl Exchanger {
             Exchanger::Oidc { discovery } => {
                 let metadata = discovery.metadata().await.map_err(|error| match error {
                     FetchError::Timeout => ApiError::ProviderTimeout,
-                    other => ApiError::Provider(format!("discovery failed: {other}")),
+                    other => ApiError::Provider(ProviderError::Discovery(other.to_string())),
                 })?;
-                let endpoint = metadata.token_endpoint.as_deref().ok_or_else(|| {
-                    ApiError::Provider("discovery names no token_endpoint".into())
-                })?;
+                let endpoint = metadata
+                    .token_endpoint
+                    .as_deref()
+                    .ok_or(ApiError::Provider(ProviderError::NoTokenEndpoint))?;
                 let mut form = vec![("grant_type", "client_credentials".to_owned())];
                 if !input.scopes.is_empty() {
                     form.push(("scope", input.scopes.join(" ")));
@@ -85,8 +86,8 @@ impl Exchanger {
                 .await
                 .map_err(|error| match error {
                     FetchError::Timeout => ApiError::ProviderTimeout,
-                    FetchError::TooLarge(_) => ApiError::Provider("response too large".into()),
-                    other => ApiError::Provider(other.to_string()),
+                    FetchError::TooLarge(_) => ApiError::Provider(ProviderError::TooLarge),
+                    other => ApiError::Provider(ProviderError::Unreadable(other.to_string())),
                 })?;
         let document = serde_json::from_slice::<Value>(&body).ok();
         let token_field = match self {
@@ -108,7 +109,7 @@ impl Exchanger {
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
-                .ok_or_else(|| ApiError::Provider(format!("answer has no '{token_field}'"))),
+                .ok_or(ApiError::Provider(ProviderError::NoToken(token_field))),
             400 if is_invalid_client(document.as_ref()) => Err(ApiError::AuthenticationFailed(
                 provider_message(document.as_ref(), status, input.access_key),
             )),
@@ -122,10 +123,8 @@ impl Exchanger {
                 status,
                 input.access_key,
             ))),
-            429 => Err(ApiError::Provider(
-                "rate limited by the provider; retry later".into(),
-            )),
-            _ => Err(ApiError::Provider(format!("unexpected status {status}"))),
+            429 => Err(ApiError::Provider(ProviderError::RateLimited)),
+            _ => Err(ApiError::Provider(ProviderError::Status(status))),
         }
     }
 }
@@ -134,9 +133,9 @@ fn transport_error(error: reqwest::Error) -> ApiError {
     if error.is_timeout() {
         ApiError::ProviderTimeout
     } else if error.is_redirect() || error.status().is_some_and(|s| s.is_redirection()) {
-        ApiError::Provider("unexpected redirect".into())
+        ApiError::Provider(ProviderError::Redirect)
     } else {
-        ApiError::Provider("unreachable".into())
+        ApiError::Provider(ProviderError::Unreachable)
     }
 }
 

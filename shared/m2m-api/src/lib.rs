@@ -21,7 +21,7 @@ pub use credentials::{
     AwsClientSettings, AwsKeys, Caller, CredentialKind, CredentialSettings, Credentials,
     SecretError, SecretFailure, SecretSource, StackKeyCallers,
 };
-pub use error::ApiError;
+pub use error::{ApiError, ProviderError};
 pub use exchange::Exchanger;
 pub use http::{Cors, json_response};
 pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantService};

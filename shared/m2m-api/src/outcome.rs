@@ -95,6 +95,7 @@ impl Outcome {
             }
             ApiError::AccessKeyRequired => Outcome::AccessKeyRequired,
             ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
+            ApiError::KeysUnavailable { .. } => Outcome::KeysUnavailable,
             ApiError::Secret(_) => Outcome::SecretUnavailable,
             ApiError::Provider(_) => Outcome::ProviderError,
             ApiError::ProviderTimeout => Outcome::ProviderTimeout,
@@ -145,7 +146,7 @@ mod tests {
         );
         let refused = ApiError::InvalidToken(VerifyError::BadSignature);
         assert_eq!(Outcome::of(&refused), Outcome::InvalidTokenSignature);
-        let unavailable = ApiError::InvalidToken(VerifyError::KeysUnavailable {
+        let unavailable = ApiError::from(VerifyError::KeysUnavailable {
             retry_after: std::time::Duration::from_secs(1),
         });
         assert_eq!(Outcome::of(&unavailable), Outcome::KeysUnavailable);

@@ -220,9 +220,7 @@ impl TokenApi {
             .verifier(&credentials.project_id)
             .verify(&jwt)
             .await
-            .map_err(|error| {
-                ApiError::Provider(format!("the issued token failed verification: {error}"))
-            })?;
+            .map_err(|error| ApiError::Provider(crate::ProviderError::IssuedTokenRefused(error)))?;
         if let Some(missing) = body
             .scopes
             .iter()
