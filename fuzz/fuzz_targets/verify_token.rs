@@ -6,14 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use m2m_auth::{
-    AuthConfig, TokenPolicy, JwksCache, MAX_TOKEN_BYTES, SUPPORTED_ALGORITHMS, Verifier,
-};
+use m2m_auth::{AuthConfig, KeySource, MAX_TOKEN_BYTES, SUPPORTED_ALGORITHMS, Verifier};
 use serde_json::Value;
-use std::future::Future;
-use std::pin::pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
 
 const FIXTURE: &str = include_str!("../keys/fixture.json");
 
@@ -29,28 +24,25 @@ fn fixture() -> &'static Fixture {
         let text = |name: &str| fixture[name].as_str().expect("fixture member").to_owned();
         let mut config = AuthConfig::descope(&text("baseUrl"), &text("projectId"));
         config.algorithms = SUPPORTED_ALGORITHMS.to_vec();
-        let policy = TokenPolicy::descope(&config, &text("baseUrl"), &text("projectId"));
-        let keys = JwksCache::preloaded(&fixture["jwks"], config.algorithms.clone());
-        assert_eq!(keys.len(), 3, "the fixture's three keys are usable");
+        let keys = KeySource::Preloaded {
+            jwks: fixture["jwks"].clone(),
+            base_url: text("baseUrl"),
+            project_id: text("projectId"),
+        };
+        let verifier = Verifier::new(&config, keys);
+        assert_eq!(verifier.keys().len(), 3, "the fixture's three keys are usable");
         Fixture {
-            verifier: Verifier::new(policy, keys),
+            verifier,
             now: fixture["now"].as_f64().expect("fixture now"),
         }
     })
 }
 
-/// Polls a future once: with preloaded keys, verification never awaits anything.
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("verification with preloaded keys waited"),
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let fixture = fixture();
     let token = String::from_utf8_lossy(data);
-    match ready(fixture.verifier.verify_at(&token, fixture.now)) {
+    match fixture.verifier.verify_held_at(&token, fixture.now) {
         Ok(verified) => {
             // Accepted: a compact JWS within the size limit, with the claims the contract requires.
             assert!(token.len() <= MAX_TOKEN_BYTES);

@@ -18,14 +18,11 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD
 use descope_local::RunningIssuer;
 use lambda_http::{Body, Request};
 use m2m_api::{ADMIN, ApiError, AuthConfig, PROTECTED, ProtectedApi, Protection, TokenApi, USER};
-use m2m_auth::{JwksCache, TokenPolicy, Verifier, parse_algorithm};
+use m2m_auth::{KeySource, Verifier, parse_algorithm};
 use m2m_tests::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 // ---------------------------------------------------------------------------------------------------------
 // Key material of our own
@@ -1321,12 +1318,16 @@ fn in_memory_verifier(keys: &OwnKeys) -> Verifier {
         .into_iter()
         .map(|n| parse_algorithm(n).unwrap())
         .collect();
-    let cache = JwksCache::preloaded(&keys.jwks(), config.algorithms.clone());
-    assert_eq!(cache.len(), 3);
-    Verifier::new(
-        TokenPolicy::descope(&config, FIXED_BASE_URL, PROJECT),
-        cache,
-    )
+    let verifier = Verifier::new(
+        &config,
+        KeySource::Preloaded {
+            jwks: keys.jwks(),
+            base_url: FIXED_BASE_URL.to_owned(),
+            project_id: PROJECT.to_owned(),
+        },
+    );
+    assert_eq!(verifier.keys().len(), 3);
+    verifier
 }
 
 fn fixed_claims(t0: i64, changes: Value) -> Value {
@@ -1345,14 +1346,6 @@ fn fixed_token(keys: &OwnKeys, alg: &str, t0: i64, claim_changes: Value) -> Stri
         header.as_bytes(),
         fixed_claims(t0, claim_changes).to_string().as_bytes(),
     )
-}
-
-/// Polls once: with keys in memory, verification never waits.
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("verification with preloaded keys waited"),
-    }
 }
 
 struct Fixture {
@@ -1390,7 +1383,10 @@ fn decoded(token: &str) -> Option<(Value, Value, Vec<u8>)> {
 fn the_fixture_tokens_verify() {
     let fixture = fixture();
     for token in &fixture.tokens {
-        ready(fixture.verifier.verify_at(token, fixture.t0 as f64)).unwrap();
+        fixture
+            .verifier
+            .verify_held_at(token, fixture.t0 as f64)
+            .unwrap();
     }
 }
 
@@ -1400,13 +1396,13 @@ proptest! {
     #[test]
     fn verification_never_panics_on_arbitrary_strings(token in any::<String>()) {
         let fixture = fixture();
-        let _ = ready(fixture.verifier.verify_at(&token, fixture.t0 as f64));
+        let _ = fixture.verifier.verify_held_at(&token, fixture.t0 as f64);
     }
 
     #[test]
     fn verification_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..9000)) {
         let fixture = fixture();
-        let _ = ready(fixture.verifier.verify_at(&String::from_utf8_lossy(&bytes), fixture.t0 as f64));
+        let _ = fixture.verifier.verify_held_at(&String::from_utf8_lossy(&bytes), fixture.t0 as f64);
     }
 
     #[test]
@@ -1417,7 +1413,7 @@ proptest! {
     ) {
         let fixture = fixture();
         let token = format!("{}.{}.{}", b64(&header), b64(&payload), b64(&signature));
-        prop_assert!(ready(fixture.verifier.verify_at(&token, fixture.t0 as f64)).is_err());
+        prop_assert!(fixture.verifier.verify_held_at(&token, fixture.t0 as f64).is_err());
     }
 
     /// Flip, insert or delete a byte in one part (or anywhere): a mutated token that still verifies must
@@ -1446,7 +1442,7 @@ proptest! {
         if mutated == *original {
             return Ok(());
         }
-        if ready(fixture.verifier.verify_at(&mutated, fixture.t0 as f64)).is_ok() {
+        if fixture.verifier.verify_held_at(&mutated, fixture.t0 as f64).is_ok() {
             prop_assert_eq!(decoded(&mutated), decoded(original), "accepted a mutation: {}", mutated);
         }
     }

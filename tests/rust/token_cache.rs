@@ -6,8 +6,8 @@
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use m2m_api::{PROTECTED, USER};
 use m2m_auth::{
-    AuthConfig, DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, JwksCache, MAX_VERIFIED_TOKEN_CACHE_BYTES,
-    TokenPolicy, Verifier, parse_algorithm,
+    AuthConfig, DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, KeySource, MAX_VERIFIED_TOKEN_CACHE_BYTES,
+    Verifier, parse_algorithm,
 };
 use m2m_tests::*;
 use serde_json::json;
@@ -167,8 +167,12 @@ fn a_flood_of_distinct_valid_tokens_keeps_the_cache_and_memory_bounded() {
     let mut config = AuthConfig::descope(BASE_URL, PROJECT);
     config.algorithms = vec![parse_algorithm("EdDSA").unwrap()];
     let verifier = Verifier::new(
-        TokenPolicy::descope(&config, BASE_URL, PROJECT),
-        JwksCache::preloaded(&jwks, config.algorithms.clone()),
+        &config,
+        KeySource::Preloaded {
+            jwks,
+            base_url: BASE_URL.to_owned(),
+            project_id: PROJECT.to_owned(),
+        },
     );
     let header = b64(json!({"alg": "EdDSA", "kid": "flood", "typ": "JWT"}).to_string());
     let t0 = now();

@@ -4,7 +4,7 @@ use crate::http::{Cors, answer, body_bytes};
 use crate::{ApiError, TokenRequest};
 use lambda_http::{Body, Request, Response};
 use m2m_auth::fetch::{Discovery, build_client};
-use m2m_auth::{AuthConfig, ConfigError, Provider, Verifier};
+use m2m_auth::{AuthConfig, ConfigError, KeySource, Provider, Verifier};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -119,11 +119,13 @@ impl TokenApi {
                     base_url: base_url.clone(),
                     by_project: ProjectVerifiers::new(settings.auth.project_id().map(
                         |project_id| {
-                            let verifier = Verifier::for_descope_project(
+                            let verifier = Verifier::new(
                                 &settings.auth,
-                                client.clone(),
-                                base_url,
-                                project_id,
+                                KeySource::DescopeProject {
+                                    client: client.clone(),
+                                    base_url: base_url.clone(),
+                                    project_id: project_id.to_owned(),
+                                },
                             );
                             (project_id.to_owned(), verifier)
                         },
@@ -136,8 +138,13 @@ impl TokenApi {
                     issuer,
                     m2m_auth::budget::KEY_FETCH,
                 ));
-                let verifier =
-                    Verifier::for_oidc(&settings.auth, client.clone(), discovery.clone());
+                let verifier = Verifier::new(
+                    &settings.auth,
+                    KeySource::Discovery {
+                        client: client.clone(),
+                        discovery: discovery.clone(),
+                    },
+                );
                 (
                     Exchanger::Oidc { discovery },
                     Verifiers::Oidc(Arc::new(verifier)),
@@ -189,7 +196,12 @@ impl TokenApi {
                 base_url,
                 by_project,
             } => by_project.get(project_id, || {
-                Verifier::for_descope_project(&self.auth, self.client.clone(), base_url, project_id)
+                let keys = KeySource::DescopeProject {
+                    client: self.client.clone(),
+                    base_url: base_url.clone(),
+                    project_id: project_id.to_owned(),
+                };
+                Verifier::new(&self.auth, keys)
             }),
         }
     }

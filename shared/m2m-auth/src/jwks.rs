@@ -248,6 +248,21 @@ impl JwksCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The key this cache holds for `kid`, without fetching: a preloaded key, or a fetched one while it is
+    /// trusted (within the maximum staleness).
+    pub(crate) fn held_key(&self, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
+        let state = self.read_state();
+        let key = state.keys.get(kid).ok_or(VerifyError::UnknownKey)?;
+        if let JwksLocation::Preloaded = self.location {
+            return Ok(key.clone());
+        }
+        state
+            .trusted(key, Instant::now(), &self.options)
+            .ok_or(VerifyError::KeysUnavailable {
+                retry_after: self.options.unknown_kid_interval,
+            })
+    }
+
     pub(crate) async fn verifying_key(&self, kid: &str) -> Result<Arc<VerifyingKey>, VerifyError> {
         if let JwksLocation::Preloaded = self.location {
             let state = self.read_state();

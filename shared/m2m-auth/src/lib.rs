@@ -35,7 +35,7 @@ pub use token_cache::{
     DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
     token_cache_totals,
 };
-pub use verify::{TokenPolicy, VerifiedToken, Verifier};
+pub use verify::{KeySource, TokenPolicy, VerifiedToken, Verifier};
 
 /// JSON object type used for decoded headers and claims.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

@@ -41,7 +41,7 @@ enum Audience {
 
 impl TokenPolicy {
     /// The rules for tokens of one Descope project.
-    pub fn descope(config: &AuthConfig, base_url: &str, project_id: &str) -> Self {
+    fn descope(config: &AuthConfig, base_url: &str, project_id: &str) -> Self {
         let mut issuers = vec![
             project_id.to_owned(),
             format!("{base_url}/{project_id}"),
@@ -61,7 +61,7 @@ impl TokenPolicy {
     }
 
     /// The rules for tokens of a standard OAuth 2.0 / OpenID Connect provider.
-    pub fn oidc(config: &AuthConfig, issuer: &str, audience: &str) -> Self {
+    fn oidc(config: &AuthConfig, issuer: &str, audience: &str) -> Self {
         let mut issuers = vec![issuer.to_owned()];
         issuers.extend(config.extra_issuers.iter().cloned());
         TokenPolicy {
@@ -189,13 +189,72 @@ pub struct Verifier {
     verified: VerifiedTokenCache,
 }
 
+/// Where a verifier's keys come from, and so whose tokens it accepts. Every other rule (algorithms, leeway,
+/// extra issuers, audience, the caches' settings) comes from the one [`AuthConfig`], so the policy and the key
+/// cache can never disagree.
+pub enum KeySource {
+    /// `{base_url}/v2/keys/{project_id}`, fetched and cached: the tokens of one Descope project.
+    DescopeProject {
+        client: reqwest::Client,
+        base_url: String,
+        project_id: String,
+    },
+    /// The `jwks_uri` of OpenID Connect discovery: the tokens of its issuer, for the configured audience.
+    Discovery {
+        client: reqwest::Client,
+        discovery: Arc<Discovery>,
+    },
+    /// A key set handed over once and never fetched (fuzzing, benchmarks, tests without a network), with
+    /// the rules of one Descope project.
+    Preloaded {
+        jwks: Value,
+        base_url: String,
+        project_id: String,
+    },
+}
+
 impl Verifier {
-    /// A verifier that remembers up to [`crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES`] verified tokens.
-    pub fn new(policy: TokenPolicy, keys: JwksCache) -> Self {
+    /// The one way to build a verifier: `config`'s rules, `keys`' keys and issuer.
+    pub fn new(config: &AuthConfig, keys: KeySource) -> Self {
+        let (policy, keys) = match keys {
+            KeySource::DescopeProject {
+                client,
+                base_url,
+                project_id,
+            } => (
+                TokenPolicy::descope(config, &base_url, &project_id),
+                JwksCache::new(
+                    client,
+                    JwksLocation::Url(format!("{base_url}/v2/keys/{project_id}")),
+                    config.algorithms.clone(),
+                    cache_options(config),
+                ),
+            ),
+            KeySource::Discovery { client, discovery } => {
+                let audience = config.audience.clone().unwrap_or_default();
+                (
+                    TokenPolicy::oidc(config, discovery.issuer(), &audience),
+                    JwksCache::new(
+                        client,
+                        JwksLocation::Discovery(discovery),
+                        config.algorithms.clone(),
+                        cache_options(config),
+                    ),
+                )
+            }
+            KeySource::Preloaded {
+                jwks,
+                base_url,
+                project_id,
+            } => (
+                TokenPolicy::descope(config, &base_url, &project_id),
+                JwksCache::preloaded(&jwks, config.algorithms.clone()),
+            ),
+        };
         Verifier {
             policy,
             keys,
-            verified: VerifiedTokenCache::new(crate::DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES),
+            verified: VerifiedTokenCache::new(config.verified_token_cache_entries),
         }
     }
 
@@ -210,69 +269,30 @@ impl Verifier {
         self.verified.stats()
     }
 
-    /// The verifier the protected functions use: the configured project (Descope), or the configured
-    /// issuer found by discovery (OIDC).
+    /// The verifier of the configured provider: the configured project (Descope), or the configured issuer
+    /// found by discovery (OIDC).
     pub fn from_config(config: &AuthConfig, client: reqwest::Client) -> Result<Self, ConfigError> {
-        match &config.provider {
+        let keys = match &config.provider {
             Provider::Descope {
                 base_url,
                 project_id,
-            } => {
-                let project_id = project_id.as_deref().ok_or_else(|| {
+            } => KeySource::DescopeProject {
+                client,
+                base_url: base_url.clone(),
+                project_id: project_id.clone().ok_or_else(|| {
                     ConfigError::new("DESCOPE_PROJECT_ID", "required to verify tokens")
-                })?;
-                Ok(Self::for_descope_project(
-                    config, client, base_url, project_id,
-                ))
-            }
-            Provider::Oidc { issuer } => {
-                let discovery = Arc::new(Discovery::new(
+                })?,
+            },
+            Provider::Oidc { issuer } => KeySource::Discovery {
+                discovery: Arc::new(Discovery::new(
                     client.clone(),
                     issuer,
                     crate::budget::KEY_FETCH,
-                ));
-                Ok(Self::for_oidc(config, client, discovery))
-            }
-        }
-    }
-
-    pub fn for_descope_project(
-        config: &AuthConfig,
-        client: reqwest::Client,
-        base_url: &str,
-        project_id: &str,
-    ) -> Self {
-        let location = JwksLocation::Url(format!("{base_url}/v2/keys/{project_id}"));
-        Verifier::new(
-            TokenPolicy::descope(config, base_url, project_id),
-            JwksCache::new(
+                )),
                 client,
-                location,
-                config.algorithms.clone(),
-                cache_options(config),
-            ),
-        )
-        .with_token_cache_entries(config.verified_token_cache_entries)
-    }
-
-    pub fn for_oidc(
-        config: &AuthConfig,
-        client: reqwest::Client,
-        discovery: Arc<Discovery>,
-    ) -> Self {
-        let audience = config.audience.clone().unwrap_or_default();
-        let policy = TokenPolicy::oidc(config, discovery.issuer(), &audience);
-        let location = JwksLocation::Discovery(discovery);
-        Verifier::new(
-            policy,
-            JwksCache::new(
-                client,
-                location,
-                config.algorithms.clone(),
-                cache_options(config),
-            ),
-        )
-        .with_token_cache_entries(config.verified_token_cache_entries)
+            },
+        };
+        Ok(Self::new(config, keys))
     }
 
     pub fn keys(&self) -> &JwksCache {
@@ -298,13 +318,8 @@ impl Verifier {
         if let Some(answer) = self.answer_remembered(token, now).await {
             return answer;
         }
-        let CompactJws {
-            header,
-            signing_input,
-            payload,
-            signature,
-        } = jws::split(token)?;
-        let (alg, kid) = self.policy.check_header(&header)?;
+        let jws = jws::split(token)?;
+        let (alg, kid) = self.policy.check_header(&jws.header)?;
         // Finished fetches, not started ones: a request that arrives while another's fetch is under way must
         // still look again once that fetch has finished.
         let fetches_before = self.keys.finished_fetches();
@@ -316,6 +331,44 @@ impl Verifier {
         {
             return answer;
         }
+        let kid = kid.to_owned();
+        self.check_signed(token, jws, alg, kid, key, now)
+    }
+
+    /// The synchronous core: verifies `token` as of `now` with the keys this verifier already holds, and
+    /// never fetches (a `kid` it does not hold is [`VerifyError::UnknownKey`]). With preloaded keys this is
+    /// the whole check (fuzzing, the attack table, benchmarks); otherwise it is what a warm cache answers.
+    pub fn verify_held_at(&self, token: &str, now: f64) -> Result<Arc<VerifiedToken>, VerifyError> {
+        if let Some(entry) = self.verified.get(token) {
+            let key = self.keys.held_key(&entry.kid);
+            if let Some(answer) = self.answer_from(token, &entry, key, now) {
+                return answer;
+            }
+        }
+        let jws = jws::split(token)?;
+        let (alg, kid) = self.policy.check_header(&jws.header)?;
+        let key = self.keys.held_key(kid)?;
+        let kid = kid.to_owned();
+        self.check_signed(token, jws, alg, kid, key, now)
+    }
+
+    /// The signature, the claims and the grants of a token whose header passed, with `key`; a token that
+    /// passes is remembered.
+    fn check_signed(
+        &self,
+        token: &str,
+        jws: CompactJws<'_>,
+        alg: Algorithm,
+        kid: String,
+        key: Arc<crate::keys::VerifyingKey>,
+        now: f64,
+    ) -> Result<Arc<VerifiedToken>, VerifyError> {
+        let CompactJws {
+            header,
+            signing_input,
+            payload,
+            signature,
+        } = jws;
         let verifier = key.verifier(alg).ok_or(VerifyError::KeyAlgorithmMismatch)?;
         self.verified.record_miss();
         verifier
@@ -325,14 +378,13 @@ impl Verifier {
         let validity = self.policy.check_claims(&claims, now)?;
         let grants = Grants::from_claims(&claims, self.policy.grant_model);
         tracing::trace!(alg = algorithm_name(alg), "token verified");
-        let kid = self.verified.is_enabled().then(|| kid.to_owned());
         let verified = Arc::new(VerifiedToken {
             header,
             claims,
             grants,
             expires_at: validity.exp as i64,
         });
-        if let Some(kid) = kid {
+        if self.verified.is_enabled() {
             self.verified.insert(
                 token,
                 CachedToken {
@@ -356,7 +408,19 @@ impl Verifier {
         let entry = self.verified.get(token)?;
         // Through the key cache's normal path, so that every rule on keys (refresh, unknown kid, how long
         // stale keys are trusted) applies to a remembered token exactly as to a new one.
-        let answer = match self.keys.verifying_key(&entry.kid).await {
+        let key = self.keys.verifying_key(&entry.kid).await;
+        self.answer_from(token, &entry, key, now)
+    }
+
+    /// What a remembered `entry` answers, given what the key cache now holds for its `kid`.
+    fn answer_from(
+        &self,
+        token: &str,
+        entry: &CachedToken,
+        key: Result<Arc<crate::keys::VerifyingKey>, VerifyError>,
+        now: f64,
+    ) -> Option<Result<Arc<VerifiedToken>, VerifyError>> {
+        let answer = match key {
             Ok(key) if Arc::ptr_eq(&key, &entry.key) => entry
                 .validity
                 .check(now, self.policy.leeway_secs)

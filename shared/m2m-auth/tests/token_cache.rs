@@ -4,26 +4,15 @@
 
 use descope_local::{IssuerConfig, LocalIssuer};
 use m2m_auth::{
-    AuthConfig, JwksCache, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats, TokenPolicy,
-    VerifiedToken, Verifier, VerifyError,
+    AuthConfig, KeySource, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats, VerifiedToken,
+    Verifier, VerifyError,
 };
 use serde_json::{Value, json};
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 const PROJECT: &str = "P2LocalDevProject";
 const T0: i64 = 1_800_000_000;
 const LEEWAY: f64 = 5.0;
-
-/// Runs a future that must complete without waiting (a preloaded key set never awaits anything).
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("verification awaited something"),
-    }
-}
 
 struct Fixture {
     issuer: Arc<LocalIssuer>,
@@ -38,11 +27,12 @@ impl Fixture {
 
     fn verifier(&self, entries: usize) -> Verifier {
         let config = AuthConfig::descope(&self.issuer.base_url(), PROJECT);
-        Verifier::new(
-            TokenPolicy::descope(&config, &self.issuer.base_url(), PROJECT),
-            JwksCache::preloaded(&self.issuer.public_jwks(), config.algorithms.clone()),
-        )
-        .with_token_cache_entries(entries)
+        let keys = KeySource::Preloaded {
+            jwks: self.issuer.public_jwks(),
+            base_url: self.issuer.base_url(),
+            project_id: PROJECT.to_owned(),
+        };
+        Verifier::new(&config, keys).with_token_cache_entries(entries)
     }
 
     /// A token of the issuer's current key with these claims on top of valid ones (`exp` = T0 + 600).
@@ -60,7 +50,7 @@ impl Fixture {
 }
 
 fn at(verifier: &Verifier, token: &str, now: f64) -> Result<Arc<VerifiedToken>, VerifyError> {
-    ready(verifier.verify_at(token, now))
+    verifier.verify_held_at(token, now)
 }
 
 fn same(a: &VerifiedToken, b: &VerifiedToken) -> bool {
