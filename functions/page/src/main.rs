@@ -1,13 +1,13 @@
 //! Serves the web page for local runs (`cargo lambda watch`), on the same origin as the API. Not deployed:
 //! in AWS the page is served from S3 behind CloudFront.
 
+mod page;
+
 // One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     m2m_api::init_tracing();
-    let api: &'static _ = Box::leak(Box::new(m2m_api::PageApi::new(
-        m2m_api::PageSettings::from_env(),
-    )));
+    let api: &'static _ = Box::leak(Box::new(page::PageApi::new(page::PageSettings::from_env())));
     m2m_api::run(tower::service_fn(|request| async {
         Ok::<_, std::convert::Infallible>(api.handle(request).await)
     }))

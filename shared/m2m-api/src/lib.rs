@@ -10,7 +10,6 @@ mod layers;
 pub mod logging;
 pub mod metrics;
 mod outcome;
-mod page;
 mod protected;
 mod request;
 mod runtime;
@@ -28,7 +27,6 @@ pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantServi
 pub use logging::{LogFormat, LogSettings, init_tracing, lambda_json_layer, text_layer};
 pub use metrics::{MetricsSettings, install_metrics};
 pub use outcome::Outcome;
-pub use page::{PageApi, PageSettings};
 pub use protected::{
     ADMIN, PROTECTED, ProtectedApi, Protection, USER, succeeded, verifier, verifier_from_env,
 };

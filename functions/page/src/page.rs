@@ -99,7 +99,7 @@ fn content_type(name: &str) -> &'static str {
 
 impl PageApi {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let line = crate::logging::RequestLine::of(&request);
+        let line = m2m_api::logging::RequestLine::of(&request);
         let found = if matches!(*request.method(), Method::GET | Method::HEAD) {
             self.file(request.uri().path()).await
         } else {
@@ -132,10 +132,10 @@ impl PageApi {
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         let (outcome, error) = match status {
-            StatusCode::OK => (crate::Outcome::Served, None),
+            StatusCode::OK => (m2m_api::Outcome::Served, None),
             _ => (
-                crate::Outcome::NotFound,
-                Some(crate::ApiError::NotFound.kind()),
+                m2m_api::Outcome::NotFound,
+                Some(m2m_api::ApiError::NotFound.kind()),
             ),
         };
         line.finish(status.as_u16(), outcome, error);
