@@ -51,7 +51,7 @@ before(async () => {
     throw new Error('M2M_BASE_URL is set: also set M2M_SECOND_ORIGIN_PORT, the origin its CORS_ALLOWED_ORIGINS allows');
   }
   profileDir = mkdtempSync(path.join(tmpdir(), 'm2m-cors-chromium-'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, `--user-data-dir=${profileDir}`] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...ARGS, `--disk-cache-dir=${path.join(profileDir, 'cache')}`] });
 });
 
 after(async () => {
