@@ -118,18 +118,7 @@ impl PageApi {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
+        m2m_api::security_headers(headers, PAGE_CSP);
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         let (outcome, error) = match status {
             StatusCode::OK => (m2m_api::Outcome::Served, None),

@@ -112,6 +112,12 @@ impl ApiError {
 }
 
 fn api_security_headers(headers: &mut HeaderMap) {
+    security_headers(headers, "default-src 'none'; frame-ancestors 'none'");
+}
+
+/// The headers every answer of the functions carries, the API's and the local page server's alike: no
+/// sniffing, no referrer, and `csp` as the Content-Security-Policy.
+pub fn security_headers(headers: &mut HeaderMap, csp: &'static str) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -122,7 +128,7 @@ fn api_security_headers(headers: &mut HeaderMap) {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        HeaderValue::from_static(csp),
     );
 }
 

@@ -22,7 +22,7 @@ pub use credentials::{
 };
 pub use error::{ApiError, ProviderError};
 pub use exchange::Exchanger;
-pub use http::{Cors, json_response};
+pub use http::{Cors, json_response, security_headers};
 pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantService};
 pub use logging::{LogFormat, LogSettings, init_tracing, lambda_json_layer, text_layer};
 pub use metrics::{MetricsSettings, install_metrics};

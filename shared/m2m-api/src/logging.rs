@@ -41,20 +41,17 @@ impl LogSettings {
     /// `LoggingConfig`) win over `RUST_LOG`, which keeps working where they are not set; without either the
     /// level is INFO, and the format JSON on Lambda, text elsewhere. [`LEVEL_CAPS`] apply in every case.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let format = match lookup("AWS_LAMBDA_LOG_FORMAT").as_deref().map(str::trim) {
+        let get = m2m_auth::trimmed(&lookup);
+        let format = match get("AWS_LAMBDA_LOG_FORMAT").as_deref() {
             Some(value) if value.eq_ignore_ascii_case("json") => LogFormat::Json,
             Some(value) if value.eq_ignore_ascii_case("text") => LogFormat::Text,
-            _ if lookup("AWS_LAMBDA_FUNCTION_NAME").is_some() => LogFormat::Json,
+            _ if get("AWS_LAMBDA_FUNCTION_NAME").is_some() => LogFormat::Json,
             _ => LogFormat::Text,
         };
-        let requested = lookup("AWS_LAMBDA_LOG_LEVEL")
+        let requested = get("AWS_LAMBDA_LOG_LEVEL")
             .and_then(|level| lambda_level(&level))
             .map(|level| Targets::new().with_default(level))
-            .or_else(|| {
-                lookup("RUST_LOG")
-                    .filter(|directives| !directives.trim().is_empty())
-                    .and_then(|directives| directives.parse::<Targets>().ok())
-            })
+            .or_else(|| get("RUST_LOG").and_then(|directives| directives.parse::<Targets>().ok()))
             .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
         LogSettings {
             format,
@@ -65,7 +62,6 @@ impl LogSettings {
 
 /// Lambda's application log levels; FATAL (which `tracing` lacks) is ERROR.
 fn lambda_level(level: &str) -> Option<LevelFilter> {
-    let level = level.trim();
     if level.eq_ignore_ascii_case("fatal") {
         return Some(LevelFilter::ERROR);
     }

@@ -27,27 +27,23 @@ pub struct MetricsSettings {
 
 impl MetricsSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let enabled = !lookup("METRICS_ENABLED")
-            .is_some_and(|value| value.trim().eq_ignore_ascii_case("false"));
-        let namespace = lookup("METRICS_NAMESPACE")
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-            .unwrap_or_else(|| "M2MAuth".to_owned());
+        let get = m2m_auth::trimmed(&lookup);
+        let enabled =
+            !get("METRICS_ENABLED").is_some_and(|value| value.eq_ignore_ascii_case("false"));
+        let namespace = get("METRICS_NAMESPACE").unwrap_or_else(|| "M2MAuth".to_owned());
         // Locally (no function name) the binary's name stands in: `token`, `protected`, ...
-        let function = lookup("AWS_LAMBDA_FUNCTION_NAME")
-            .filter(|value| !value.is_empty())
+        let function = get("AWS_LAMBDA_FUNCTION_NAME")
             .or_else(|| {
                 let exe = std::env::current_exe().ok()?;
                 Some(exe.file_stem()?.to_string_lossy().into_owned())
             })
             .unwrap_or_else(|| "unknown".to_owned());
-        let level =
-            match lookup("AWS_LAMBDA_LOG_LEVEL").map(|level| level.trim().to_ascii_uppercase()) {
-                Some(level) if level == "WARN" => "WARN",
-                Some(level) if level == "ERROR" => "ERROR",
-                Some(level) if level == "FATAL" => "FATAL",
-                _ => "INFO",
-            };
+        let level = match get("AWS_LAMBDA_LOG_LEVEL").map(|level| level.to_ascii_uppercase()) {
+            Some(level) if level == "WARN" => "WARN",
+            Some(level) if level == "ERROR" => "ERROR",
+            Some(level) if level == "FATAL" => "FATAL",
+            _ => "INFO",
+        };
         MetricsSettings {
             enabled,
             namespace,

@@ -51,10 +51,11 @@ pub enum SettingsError {
 
 impl AuthorizerSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let routes = RouteGrants::parse(&lookup("AUTHORIZER_GRANTS").unwrap_or_default())
+        let get = m2m_auth::trimmed(&lookup);
+        let routes = RouteGrants::parse(&get("AUTHORIZER_GRANTS").unwrap_or_default())
             .map_err(SettingsError::Grants)?;
-        let response = match lookup("AUTHORIZER_RESPONSE").as_deref().map(str::trim) {
-            None | Some("") | Some("simple") => ResponseMode::Simple,
+        let response = match get("AUTHORIZER_RESPONSE").as_deref() {
+            None | Some("simple") => ResponseMode::Simple,
             Some("iam") => ResponseMode::Iam,
             Some(_) => return Err(SettingsError::Response),
         };
