@@ -10,7 +10,7 @@
 #
 # Needs: cargo-lambda and zig in the project's .venv/ (`bash scripts/setup.sh`), and for a cross build the Rust
 # standard library of the target (`rustup target add aarch64-unknown-linux-gnu`, needs network access to the Rust
-# distribution server). The release profile (lto, codegen-units=1, strip, panic=abort) is in the root Cargo.toml.
+# distribution server). The release profile (lto, codegen-units=1, strip, panic=unwind) is in the root Cargo.toml.
 set -euo pipefail
 
 FUNCTIONS=(token protected user admin authorizer whoami)
@@ -43,6 +43,15 @@ case "$arch" in
   x86_64) triple=x86_64-unknown-linux-gnu; arch_flag=--x86-64 ;;
 esac
 lambda_dir="target/lambda-$arch"
+
+# What ships is each function and the crates it links, never the development-only local issuer
+# (shared/descope-local, for local runs and tests). `cargo tree` reads the lock file and builds nothing.
+for fn in "${FUNCTIONS[@]}"; do
+  if (cd "$REPO_ROOT" && cargo tree --locked -q -e normal,build -p "$fn" --prefix none) | grep -q '^descope-local '; then
+    echo "build-release: function $fn links descope-local, which is for local runs and tests only" >&2
+    exit 1
+  fi
+done
 
 # The project's Python tools (cargo-lambda, zig) live in .venv/ (scripts/requirements.txt).
 [[ -x "$REPO_ROOT/.venv/bin/cargo-lambda" ]] && export PATH="$REPO_ROOT/.venv/bin:$PATH"

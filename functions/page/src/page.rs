@@ -7,8 +7,15 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
-const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-    connect-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// The page's Content-Security-Policy, from the one file CloudFront's is made of (the CDK app reads it, the
+/// drift check holds the SAM template to it). `${ApiOrigin}` is empty here: the local page's `config.json`
+/// names no other API origin, so the page calls its own, as it does behind CloudFront by default.
+const CSP_TEMPLATE: &str = include_str!("../../../infra/content-security-policy.txt");
+
+fn page_csp() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| CSP_TEMPLATE.trim().replace("${ApiOrigin}", ""))
+}
 
 #[derive(Debug, Clone)]
 pub struct PageSettings {
@@ -118,7 +125,7 @@ impl PageApi {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        m2m_api::security_headers(headers, PAGE_CSP);
+        m2m_api::security_headers(headers, page_csp());
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         let (outcome, error) = match status {
             StatusCode::OK => (m2m_api::Outcome::Served, None),

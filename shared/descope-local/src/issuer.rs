@@ -8,16 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::digest::{SHA256, digest};
 use serde_json::{Map, Value, json};
 
+use crate::claims::validate_custom_claims;
 use crate::config::{AccessKey, IssuerConfig, IssuerError, RESERVED_CLAIMS};
 use crate::keys::SigningKey;
 
 /// How many signing keys stay published (the current one and the previous ones).
 pub const MAX_PUBLISHED_KEYS: usize = 3;
-
-/// Descope's limits on `loginOptions.customClaims`.
-pub const MAX_CUSTOM_CLAIMS: usize = 100;
-pub const MAX_CUSTOM_CLAIM_KEY_CHARS: usize = 60;
-pub const MAX_CUSTOM_CLAIM_VALUE_CHARS: usize = 500;
 
 /// Base URL used for `iss` by [`LocalIssuer::mint`] before any server was started (and without
 /// [`LocalIssuer::set_base_url`]).
@@ -294,43 +290,6 @@ impl LocalIssuer {
     }
 }
 
-/// Descope's limits: at most 100 claims, names ≤ 60 characters, string values ≤ 500 characters (strings nested
-/// in arrays or objects included).
-pub(crate) fn validate_custom_claims(claims: &Map<String, Value>) -> Result<(), IssuerError> {
-    if claims.len() > MAX_CUSTOM_CLAIMS {
-        return Err(IssuerError::InvalidCustomClaims(format!(
-            "at most {MAX_CUSTOM_CLAIMS} custom claims are allowed, got {}",
-            claims.len()
-        )));
-    }
-    for (name, value) in claims {
-        if name.is_empty() || name.chars().count() > MAX_CUSTOM_CLAIM_KEY_CHARS {
-            return Err(IssuerError::InvalidCustomClaims(format!(
-                "a custom claim name must be 1-{MAX_CUSTOM_CLAIM_KEY_CHARS} characters"
-            )));
-        }
-        if longest_string(value) > MAX_CUSTOM_CLAIM_VALUE_CHARS {
-            return Err(IssuerError::InvalidCustomClaims(format!(
-                "the value of custom claim '{name}' is longer than {MAX_CUSTOM_CLAIM_VALUE_CHARS} characters"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn longest_string(value: &Value) -> usize {
-    match value {
-        Value::String(s) => s.chars().count(),
-        Value::Array(items) => items.iter().map(longest_string).max().unwrap_or(0),
-        Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| k.chars().count().max(longest_string(v)))
-            .max()
-            .unwrap_or(0),
-        _ => 0,
-    }
-}
-
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     let d = digest(&SHA256, bytes);
     let mut out = [0u8; 32];
@@ -439,26 +398,6 @@ mod tests {
         assert_eq!(claims["nsec"]["scope"], "admin read:data");
         assert_eq!(claims["roles"], json!(["user"]));
         assert!(claims.get("scope").is_none());
-    }
-
-    #[test]
-    fn custom_claim_limits() {
-        let mut ok = Map::new();
-        ok.insert("k".repeat(60), json!("v".repeat(500)));
-        validate_custom_claims(&ok).unwrap();
-        let mut long_key = Map::new();
-        long_key.insert("k".repeat(61), json!(1));
-        assert!(validate_custom_claims(&long_key).is_err());
-        let mut long_value = Map::new();
-        long_value.insert("k".into(), json!("v".repeat(501)));
-        assert!(validate_custom_claims(&long_value).is_err());
-        let mut nested = Map::new();
-        nested.insert("k".into(), json!({"a": ["v".repeat(501)]}));
-        assert!(validate_custom_claims(&nested).is_err());
-        let many: Map<String, Value> = (0..101).map(|i| (format!("c{i}"), json!(i))).collect();
-        assert!(validate_custom_claims(&many).is_err());
-        let hundred: Map<String, Value> = (0..100).map(|i| (format!("c{i}"), json!(i))).collect();
-        validate_custom_claims(&hundred).unwrap();
     }
 
     #[test]

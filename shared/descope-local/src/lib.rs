@@ -38,19 +38,18 @@
 //! # let _ = jwt; Ok(()) }
 //! ```
 
+mod claims;
 mod config;
 mod issuer;
 mod keys;
 mod server;
 
+pub use claims::{MAX_CUSTOM_CLAIM_KEY_CHARS, MAX_CUSTOM_CLAIM_VALUE_CHARS, MAX_CUSTOM_CLAIMS};
 pub use config::{
     AccessKey, DEFAULT_SESSION_TTL_SECONDS, DEV_KEYS_JSON, IssuerConfig, IssuerError,
     MAX_SESSION_TTL_SECONDS, RESERVED_CLAIMS, TenantGrants, validate_project_id,
 };
-pub use issuer::{
-    Endpoint, Fault, LocalIssuer, MAX_CUSTOM_CLAIM_KEY_CHARS, MAX_CUSTOM_CLAIM_VALUE_CHARS,
-    MAX_CUSTOM_CLAIMS, MAX_PUBLISHED_KEYS, UNSTARTED_BASE_URL,
-};
+pub use issuer::{Endpoint, Fault, LocalIssuer, MAX_PUBLISHED_KEYS, UNSTARTED_BASE_URL};
 pub use server::{MAX_EXCHANGE_BODY_BYTES, RunningIssuer};
 
 /// `token` with one bit of its signature flipped: what a forger who altered nothing else would send.

@@ -55,8 +55,13 @@ pub(crate) struct Answered {
 }
 
 /// A JSON response as every API answer is sent: not cached, not sniffed, not framed.
-pub fn json_response<B: From<String>>(status: StatusCode, body: &Value) -> Response<B> {
-    let mut response = Response::new(B::from(body.to_string()));
+pub fn json_response<B: From<String>>(
+    status: StatusCode,
+    body: &(impl serde::Serialize + ?Sized),
+) -> Response<B> {
+    // Serialising JSON values or structs of them with string keys cannot fail; `{}` is never reached.
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = Response::new(B::from(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -73,7 +78,7 @@ pub fn json_response<B: From<String>>(status: StatusCode, body: &Value) -> Respo
 /// A 200 with `body`, counted as `outcome`.
 pub(crate) fn succeeded_with<B: From<String>>(
     outcome: crate::Outcome,
-    body: &Value,
+    body: &(impl serde::Serialize + ?Sized),
 ) -> Response<B> {
     let mut response = json_response(StatusCode::OK, body);
     response.extensions_mut().insert(Answered {
