@@ -2,7 +2,7 @@
 //! every supported algorithm accepted) and a fixed clock. It must never panic, never wait, and accept only
 //! what the contract allows (docs/contract.md section 3). The seeds in `corpus/verify_token` are real tokens signed
 //! by the keys of `keys/fixture.json`; both are written by
-//! `cargo test -p m2m-tests --test attacks -- --ignored generate_fuzz_seeds`.
+//! `cargo test -p m2m-tests -- --ignored generate_fuzz_seeds`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

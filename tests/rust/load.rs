@@ -2,7 +2,8 @@
 //! flat memory across a second identical round; floods of made-up kids and random tokens that leave the key
 //! cache as it was; and the token function's per-project verifier cache, which stays bounded.
 //!
-//! The tests of this file run one at a time (they read the process's memory).
+//! The two tests that read the process's memory each run alone in a process (`alone_in_a_process!`): the
+//! other tests of the binary would move its figures.
 
 use m2m_api::{PROTECTED, USER};
 use m2m_tests::*;
@@ -11,8 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const REQUESTS: usize = 10_000;
 const CONCURRENCY: usize = 256;
@@ -81,7 +80,11 @@ async fn round(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_requests_at_256_concurrency_fail_none_and_memory_stays_flat() {
-    let _serial = ONE_AT_A_TIME.lock().await;
+    if !alone_in_a_process!(
+        ten_thousand_requests_at_256_concurrency_fail_none_and_memory_stays_flat
+    ) {
+        return;
+    }
     let issuer = start_issuer().await;
     let api = Arc::new(protected_api(&issuer, USER, &[]));
     let tokens: Vec<String> = (0..16)
@@ -136,7 +139,9 @@ async fn ten_thousand_requests_at_256_concurrency_fail_none_and_memory_stays_fla
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_of_made_up_kids_and_random_tokens_grow_no_cache() {
-    let _serial = ONE_AT_A_TIME.lock().await;
+    if !alone_in_a_process!(floods_of_made_up_kids_and_random_tokens_grow_no_cache) {
+        return;
+    }
     let issuer = start_issuer().await;
     let api = Arc::new(protected_api(&issuer, PROTECTED, &[]));
     let good = signed(&issuer, json!({}), json!({}));
@@ -201,7 +206,6 @@ async fn floods_of_made_up_kids_and_random_tokens_grow_no_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_functions_verifier_cache_stays_bounded() {
-    let _serial = ONE_AT_A_TIME.lock().await;
     let issuer = start_issuer().await;
     let api = token_api(&issuer, &[]);
     // 100 projects the issuer does not know: refused at the exchange, so nothing is kept for them.

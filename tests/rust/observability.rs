@@ -15,7 +15,7 @@ const NAMESPACE: &str = "M2MTest";
 /// Put in every place a caller or a token controls; it must reach no metric.
 const MARKER: &str = "MARKER7c1e";
 
-/// The JSON logs at INFO, as Lambda's `LoggingConfig` (format JSON) asks, and the metrics of this binary.
+/// The JSON logs at INFO, as Lambda's `LoggingConfig` (format JSON) asks, and the metrics of this process.
 fn capture() -> (LogBuffer, LogBuffer) {
     let (logs, metrics) = (LogBuffer::default(), LogBuffer::default());
     let settings = LogSettings::from_lookup(lookup(&[
@@ -108,6 +108,11 @@ fn emf(line: &str) -> Value {
 
 #[tokio::test]
 async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
+    // The subscriber, the metrics sink and the totals it compares with are the process's: no other test may
+    // send a request through them.
+    if !alone_in_a_process!(logs_and_metrics_tell_each_request_apart_and_count_it) {
+        return;
+    }
     let (logs, metrics) = capture();
     let issuer = start_issuer().await;
     let tokens_api = token_api(&issuer, &[]);

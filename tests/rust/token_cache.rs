@@ -15,16 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Rotates the issuer's signing key until the key that signed `old_kid`'s tokens is no longer published.
-/// The tests of this binary run one at a time: the flood test reads the process's RSS, which the other
-/// tests' allocations (on their own threads) would move.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn rotate_until_unpublished(issuer: &descope_local::RunningIssuer, old_kid: &str) -> String {
     let mut kid = old_kid.to_owned();
     while issuer.issuer().public_jwks()["keys"]
@@ -39,9 +29,7 @@ fn rotate_until_unpublished(issuer: &descope_local::RunningIssuer, old_kid: &str
 }
 
 #[tokio::test]
-#[allow(clippy::await_holding_lock)] // the guard only orders the tests of this file
 async fn a_token_is_refused_on_its_next_use_once_its_key_leaves_the_key_set() {
-    let _serial = one_at_a_time();
     let issuer = start_issuer().await;
     let api = protected_api(&issuer, USER, &[]);
     let old_kid = issuer.issuer().current_kid();
@@ -71,9 +59,7 @@ async fn a_token_is_refused_on_its_next_use_once_its_key_leaves_the_key_set() {
 }
 
 #[tokio::test]
-#[allow(clippy::await_holding_lock)] // the guard only orders the tests of this file
 async fn an_expired_key_set_is_refreshed_by_a_hit_and_its_keys_are_checked_anew() {
-    let _serial = one_at_a_time();
     let issuer = start_issuer().await;
     let api = protected_api(&issuer, PROTECTED, &[("JWKS_CACHE_SECONDS", "1")]);
     let old_kid = issuer.issuer().current_kid();
@@ -102,9 +88,7 @@ async fn an_expired_key_set_is_refreshed_by_a_hit_and_its_keys_are_checked_anew(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[allow(clippy::await_holding_lock)] // the guard only orders the tests of this file
 async fn concurrent_requests_for_one_new_token_check_it_a_few_times_and_agree() {
-    let _serial = one_at_a_time();
     const REQUESTS: u64 = 200;
     let issuer = start_issuer().await;
     // A cold function: the first requests also wait together for the key set.
@@ -156,7 +140,10 @@ fn rss_kb() -> i64 {
 
 #[test]
 fn a_flood_of_distinct_valid_tokens_keeps_the_cache_and_memory_bounded() {
-    let _serial = one_at_a_time();
+    // It reads the process's RSS, which the other tests' allocations (on their own threads) would move.
+    if !alone_in_a_process!(a_flood_of_distinct_valid_tokens_keeps_the_cache_and_memory_bounded) {
+        return;
+    }
     const FLOOD: usize = 100_000;
     const BASE_URL: &str = "http://127.0.0.1:0";
     // Ed25519 signs fast enough to mint a hundred thousand tokens in a test; the cache does not care which

@@ -1,0 +1,16 @@
+//! The in-process tests, one binary (tests/Cargo.toml says why): `cargo test -p m2m-tests`, or one file's
+//! tests by their module, e.g. `cargo test -p m2m-tests -- attacks::`.
+
+mod attacks;
+mod authorizer;
+mod exchange;
+mod faults;
+mod keys;
+mod layer;
+mod load;
+mod logs;
+mod observability;
+mod oidc;
+mod protected;
+mod secrets;
+mod token_cache;
