@@ -14,7 +14,9 @@
 #      endpoint setting, throttling and permissions intended (and broken copies fail)
 #   8. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
 #   9. when release zips exist: the deployed shape (infra/tests/deployed_shape.py): the real binaries under a
-#      Lambda Runtime API, configured by each template, with moto server and the local issuer
+#      Lambda Runtime API, configured by each template, with moto server and the local issuer; and for each
+#      AuthProvider the secret the template creates, filled as infra/README.md says, against the local issuer
+#      and oidc-provider (tests/interop/oidc-provider.mjs: needs node and `npm ci --prefix tests`)
 #
 # Prints PASS/FAIL per step and ends with "N passed, N failed"; exits non-zero on any failure.
 set -uo pipefail
@@ -156,13 +158,17 @@ step "upload-page.sh (SAM page upload) against a stub aws CLI" bash "$INFRA/test
 # Only when release zips exist (infra/build-release.sh host): the real bootstrap binaries under a Lambda
 # Runtime API served by the test, configured from the SAM template and from the CDK synth output (parameters at
 # their defaults), the secret in moto server, events as API Gateway sends them after CloudFront's header
-# policy (infra/tests/deployed_shape.py). Never builds anything; needs the local issuer (cargo build --bins).
+# policy (infra/tests/deployed_shape.py); then each provider's secret, as each template creates it and
+# infra/README.md says to fill it, with AuthProvider=oidc against oidc-provider (infra/tests/secret_shape.py).
+# Never builds anything; needs the local issuer (cargo build --bins) and node with `npm ci --prefix tests` (the
+# OIDC checks fail, with a message saying so, without them).
 zip_dir="$REPO/target/lambda-$(uname -m | sed 's/aarch64/arm64/')"
 issuer_bin="$REPO/target/debug/descope-local"
 if ls "$zip_dir"/{token,protected,user,admin}/bootstrap.zip >/dev/null 2>&1 && [[ -x "$issuer_bin" ]]; then
   step_verbose "deployed shape: release zips in ${zip_dir#"$REPO"/} with SAM's and CDK's environment" \
     "$VENV/bin/python" "$INFRA/tests/deployed_shape.py" --zip-dir "$zip_dir" --sam "$INFRA/template.yaml" \
-    --cdk "$CDK_TEMPLATE" --issuer "$issuer_bin"
+    --cdk "$CDK_TEMPLATE" --issuer "$issuer_bin" --oidc-provider "$REPO/tests/interop/oidc-provider.mjs" \
+    --readme "$INFRA/README.md"
 else
   echo "SKIP  deployed shape (no release zips for this machine or no descope-local: run infra/build-release.sh host and cargo build --bins)"
 fi

@@ -13,10 +13,15 @@ here (lambda_harness.py), one warm process for many events, and proves:
   * the web page's request (the configured project id and a key the person typed) gets a token;
   * hostile header values get an answer in the contract's error shape, and the same process answers the next
     request (no panic takes the container down);
-  * at the most verbose log level nothing the function prints holds an access key, the secret or a token.
+  * at the most verbose log level nothing the function prints holds an access key, the secret or a token;
+  * for each AuthProvider (descope; oidc with its parameters at oidc-provider, tests/interop/oidc-provider.mjs),
+    the secret the template creates, filled as infra/README.md says, gets that provider's token on the IAM
+    route and the user function accepts it; unfilled or in the other provider's shape it is a generic 500
+    (secret_shape.py).
 
   deployed_shape.py --zip-dir target/lambda-x86_64 --sam infra/template.yaml [--cdk synth.template.json]
-                    --issuer target/debug/descope-local
+                    --issuer target/debug/descope-local [--oidc-provider tests/interop/oidc-provider.mjs]
+                    [--readme infra/README.md]
 
 Prints one line per check and ends with "N passed, N failed".
 """
@@ -43,7 +48,9 @@ from lambda_harness import (  # noqa: E402
     template_environment, unpack_bootstrap,
 )
 from observability_checks import no_aws_credentials, observability_checks  # noqa: E402
+from secret_shape import secret_shape_checks, template_secret_string  # noqa: E402
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROJECT_ID = "P2LocalDevProject"
 STACK_KEY = "dev-admin-key"  # the stack's own key, in the secret
 PAGE_KEY = "dev-reader-key"  # what a person types into the page
@@ -169,12 +176,13 @@ class Stack:
     """One template's functions, started lazily, each a warm process."""
 
     def __init__(self, label: str, template: dict, zips: str, work: str, services: Services,
-                 secret_arn: str, verbose_logs: bool, log_level: str | None = None) -> None:
+                 secret_arn: str, verbose_logs: bool, log_level: str | None = None,
+                 parameters: dict[str, str] | None = None) -> None:
         self.label = label
         self.template = template
-        params = {"ProjectId": PROJECT_ID, "DescopeBaseUrl": services.issuer_url}
-        params = {k: v for k, v in params.items() if k in (template.get("Parameters") or {})}
-        missing = {"ProjectId", "DescopeBaseUrl"} - set(params)
+        # The parameters a user deploys with (default: Descope's, the project and base URL at the local issuer).
+        params = parameters or {"ProjectId": PROJECT_ID, "DescopeBaseUrl": services.issuer_url}
+        missing = set(params) - set(template.get("Parameters") or {})
         if missing:
             raise AssertionError(f"{label}: no parameter {sorted(missing)}")
 
@@ -357,23 +365,15 @@ def scan_logs(stack: Stack, tokens: list[str], secret_string: str) -> None:
             f"{name}'s logs hold an Authorization header"
 
 
-def template_secret_string(template: dict) -> str:
-    """The SecretString the template gives the secret it creates, parameters at their defaults."""
-    values = TemplateValues(template, {"ProjectId": PROJECT_ID})
-    secret = next(r for r in template["Resources"].values() if r.get("Type") == "AWS::SecretsManager::Secret")
-    props = secret["Properties"]
-    if "SecretString" in props:
-        return str(values.value(props["SecretString"]))
-    generated = props["GenerateSecretString"]  # a template that lets Secrets Manager generate the value
-    return str(values.value(generated["SecretStringTemplate"]))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--zip-dir", required=True)
     ap.add_argument("--sam", required=True)
     ap.add_argument("--cdk")
     ap.add_argument("--issuer", required=True, help="the local issuer binary (descope-local)")
+    ap.add_argument("--oidc-provider", default=os.path.join(REPO, "tests", "interop", "oidc-provider.mjs"),
+                    help="the OIDC provider script (needs node and `npm ci --prefix tests`)")
+    ap.add_argument("--readme", default=os.path.join(REPO, "infra", "README.md"), help="whose 'The secret' to follow")
     ap.add_argument("--moto", default=os.environ.get("MOTO_SERVER") or shutil.which("moto_server") or "moto_server")
     args = ap.parse_args()
 
@@ -423,13 +423,20 @@ def main() -> int:
             finally:
                 stack.close()
             # The secret exactly as the template creates it, before it is filled in.
-            created = template_secret_string(template)
+            created = template_secret_string(template, {"ProjectId": PROJECT_ID})
             arn = client.create_secret(Name=f"descope-m2m-{label.lower()}-unfilled", SecretString=created)["ARN"]
             stack = Stack(f"{label} (unfilled secret)", template, args.zip_dir, work, services, arn, False)
             try:
                 placeholder_secret(stack, check)
             finally:
                 stack.close()
+
+        # Each provider's secret as each template creates it, filled as infra/README.md says (secret_shape.py).
+        def deployed(label: str, template: dict, arn: str, parameters: dict[str, str]) -> Stack:
+            return Stack(label, template, args.zip_dir, work, services, arn, False, parameters=parameters)
+        secret_shape_checks(templates, deployed, client, check,
+                            {"url": services.issuer_url, "project_id": PROJECT_ID, "key": STACK_KEY},
+                            args.oidc_provider, args.readme)
     finally:
         services.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -1,5 +1,6 @@
 // A certified OpenID Provider (panva's `oidc-provider`) set up as an OAuth 2.0 authorization server for
-// machine-to-machine clients, for the interoperability tests of AUTH_PROVIDER=oidc (tests/rust/oidc.rs).
+// machine-to-machine clients, for the interoperability tests of AUTH_PROVIDER=oidc (tests/rust/oidc.rs, and the
+// deployed-shape suite's secret checks, infra/tests/secret_shape.py).
 //
 //   node tests/interop/oidc-provider.mjs [--exit-with-stdin]
 //     prints `READY http://127.0.0.1:PORT` and serves until killed (or, with --exit-with-stdin, until its
