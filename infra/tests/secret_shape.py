@@ -12,6 +12,9 @@ gives it, and the real token function (IAM route, `POST /m2m/token/iam`) proves:
     user function of the same template accepts (200), while a token-less call is a 401;
   * filled by editing the values of the members the template created (as in the console), it works too.
 
+With oidc, the page's request (the template's ProjectId as `projectId` and a client secret a person typed) gets
+that client's token on the public route with the templates' defaults: a client id is no credential override.
+
 A template or README that gives a provider the other's shape fails here. Used by deployed_shape.py.
 """
 from __future__ import annotations
@@ -31,7 +34,7 @@ from lambda_harness import Invocation, TemplateValues, http_api_event, iam_ident
 #: The resource (audience) oidc-provider issues tokens for, and its clients (tests/interop/oidc-provider.mjs).
 OIDC_AUDIENCE = "https://api.m2m.local/"
 OIDC_CLIENT = ("m2m-full", "full-secret:with/special+chars%")  # the stack's own client, in the secret
-OIDC_PAGE_CLIENT = "m2m-reader"  # ProjectId: what the page would name (never the client in the secret)
+OIDC_PAGE_CLIENT = ("m2m-reader", "reader-secret")  # ProjectId, and what a person types into the page
 GENERIC_500 = "Server misconfigured; see the function's logs"
 PROVIDERS = ("descope", "oidc")
 
@@ -150,7 +153,7 @@ def one_stack(label: str, template: dict, name: str, provider: OidcProvider | No
     """One template deployed with one provider: its parameters, its created secret, three checks."""
     if name == "oidc":
         assert provider is not None
-        parameters = {"ProjectId": OIDC_PAGE_CLIENT, "AuthProvider": "oidc", "OidcIssuer": provider.issuer,
+        parameters = {"ProjectId": OIDC_PAGE_CLIENT[0], "AuthProvider": "oidc", "OidcIssuer": provider.issuer,
                       "JwtAudience": OIDC_AUDIENCE}
         credentials = OIDC_CLIENT
     else:
@@ -201,7 +204,20 @@ def one_stack(label: str, template: dict, name: str, provider: OidcProvider | No
         answer = user.invoke(http_api_event("POST", "/api/user", {}, ""))
         assert answer.status == 401 and answer.body.get("success") is False, answer
 
+    def page_request() -> None:
+        """The page sends config.json's projectId (the template's ProjectId) with the client secret a person
+        typed, on the public route: with the templates' defaults (no overrides) that client's own token."""
+        body = json.dumps({"projectId": OIDC_PAGE_CLIENT[0], "accessKey": OIDC_PAGE_CLIENT[1],
+                           "scopes": ["read:data"]})
+        answer = stack.function("token").invoke(
+            http_api_event("POST", "/m2m/token", {"content-type": "application/json"}, body))
+        assert answer.status == 200, answer
+        assert answer.body["decodedPayload"].get("client_id") == OIDC_PAGE_CLIENT[0], answer.body
+
     try:
+        if name == "oidc":
+            check(f"{title}: the page's request (ProjectId and a typed client secret) gets that client's token",
+                  page_request)
         check(f"{title}: the created secret unfilled, or in the {other} shape, is a generic 500 without the secret",
               refused)
         check(f"{title}: the secret filled as infra/README.md says gets the provider's token on the IAM route; "

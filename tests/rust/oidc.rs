@@ -319,7 +319,8 @@ async fn default_client_credentials_come_from_the_environment() {
     let public = call(&api, request("POST", "/m2m/token", &[], None)).await;
     assert_eq!(public.status, 401, "{}", public.body);
 
-    // Overrides disabled: the configured client only.
+    // Overrides disabled (the templates' default): a caller's own client at the configured provider is still
+    // exchanged, as the page sends it (a client id is no other issuer); ALLOWED_PROJECT_IDS limits the clients.
     let locked = provider.token_api(&[
         ("OIDC_CLIENT_ID", READER_CLIENT.0),
         ("OIDC_CLIENT_SECRET", READER_CLIENT.1),
@@ -328,11 +329,19 @@ async fn default_client_credentials_come_from_the_environment() {
     let reply = exchange_as_iam_caller(&locked, json!({"scopes": ["read:data"]})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let reply = exchange(&locked, credentials(FULL_CLIENT, &["admin"])).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["decodedPayload"]["client_id"], FULL_CLIENT.0);
+    let listed = provider.token_api(&[
+        ("ALLOW_CREDENTIAL_OVERRIDE", "false"),
+        ("ALLOWED_PROJECT_IDS", READER_CLIENT.0),
+    ]);
+    let reply = exchange(&listed, credentials(READER_CLIENT, &["read:data"])).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = exchange(&listed, credentials(FULL_CLIENT, &["admin"])).await;
     assert_eq!(reply.status, 400);
-    assert!(
-        reply.error().contains("overrides are disabled"),
-        "{}",
-        reply.error()
+    assert_eq!(
+        reply.error(),
+        "'projectId' is not a project this deployment accepts"
     );
 }
 

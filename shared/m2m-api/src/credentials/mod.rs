@@ -332,12 +332,15 @@ impl Credentials {
     }
 
     /// A project named in the body: the configured one always; another only when overrides are on and, with
-    /// `ALLOWED_PROJECT_IDS`, it is listed.
+    /// `ALLOWED_PROJECT_IDS`, it is listed. An OAuth client id is no override: the provider is `OIDC_ISSUER`
+    /// whichever client asks, so a client id names the caller at the one trusted provider, as an access key
+    /// of the configured project does with Descope (`ALLOWED_PROJECT_IDS` can still limit the clients).
     fn named_project(&self, named: &str) -> Result<String, ApiError> {
         if self.settings.project_id.as_deref() == Some(named) {
             return Ok(named.to_owned());
         }
-        if !self.settings.allow_override {
+        let names_another_issuer = self.settings.kind == CredentialKind::DescopeAccessKey;
+        if names_another_issuer && !self.settings.allow_override {
             return Err(ApiError::BadRequest(
                 "'projectId' must be the configured project: credential overrides are disabled on this deployment".into(),
             ));
