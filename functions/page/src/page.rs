@@ -106,7 +106,7 @@ fn content_type(name: &str) -> &'static str {
 
 impl PageApi {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let line = m2m_api::logging::RequestLine::of(&request);
+        let line = m2m_api::RequestLine::of(&request);
         let found = if matches!(*request.method(), Method::GET | Method::HEAD) {
             self.file(request.uri().path()).await
         } else {

@@ -19,7 +19,7 @@
 //!
 //! Every handler runs as on Lambda: on a current-thread Tokio runtime, with the JSON log subscriber and the
 //! EMF metrics installed (both writing to a sink instead of stdout), one log line and one metrics line per
-//! request. `api/observability_per_request` is that per-request line pair alone (`m2m_api::logging::
+//! request. `api/observability_per_request` is that per-request line pair alone (`m2m_api::
 //! RequestLine`, which formats and writes both).
 
 #[path = "../../m2m-auth/benches/support/floor.rs"]
@@ -140,8 +140,10 @@ fn benches(c: &mut Criterion) {
             "AWS_LAMBDA_FUNCTION_NAME" => Some("m2m-protected".to_owned()),
             _ => None,
         };
+        let settings = m2m_api::LogSettings::from_lookup(on_lambda);
+        m2m_api::install_json_request_lines(&settings, std::io::sink);
         tracing_subscriber::registry()
-            .with(m2m_api::LogSettings::from_lookup(on_lambda).filter)
+            .with(settings.filter)
             .with(m2m_api::lambda_json_layer(std::io::sink))
             .init();
         m2m_api::install_metrics(
@@ -337,7 +339,7 @@ fn benches(c: &mut Criterion) {
         context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793".to_owned());
         let request = request(&valid).with_lambda_context(context);
         b.iter(|| {
-            m2m_api::logging::RequestLine::of(black_box(&request)).finish(
+            m2m_api::RequestLine::of(black_box(&request)).finish(
                 200,
                 m2m_api::Outcome::Granted,
                 None,

@@ -2,8 +2,8 @@
 //! [`RequireGrant`] (verify the bearer token, enforce a grant) and [`ApiLayer`] (CORS, `POST` only, one log
 //! line per request).
 
+use crate::RequestLine;
 use crate::http::Answered;
-use crate::logging::RequestLine;
 use crate::{ApiError, Cors, Outcome};
 use futures_util::future::{BoxFuture, Either, Ready, ready};
 use lambda_http::http::{Method, Request, Response};

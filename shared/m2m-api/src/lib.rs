@@ -12,6 +12,7 @@ pub mod metrics;
 mod outcome;
 mod protected;
 mod request;
+mod request_line;
 mod runtime;
 mod token;
 mod whoami;
@@ -31,6 +32,7 @@ pub use protected::{
     ADMIN, PROTECTED, ProtectedApi, Protection, USER, succeeded, verifier, verifier_from_env,
 };
 pub use request::{MAX_BODY_BYTES, TokenRequest};
+pub use request_line::{RequestLine, install_json_request_lines};
 pub use runtime::{EventGuard, guard, run};
 pub use token::{TokenApi, TokenSettings};
 pub use whoami::whoami;

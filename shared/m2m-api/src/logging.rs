@@ -1,8 +1,5 @@
 //! The functions' log lines: what is logged, in which format, at which level (docs/contract.md section 2).
 
-use crate::Outcome;
-
-use std::time::Instant;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// Targets whose verbose lines can carry what must never be logged, and the most verbose level each may
@@ -119,6 +116,9 @@ pub fn init_tracing() {
     let env = |name: &str| std::env::var(name).ok();
     crate::install_metrics(&crate::MetricsSettings::from_lookup(env), std::io::stdout);
     let settings = LogSettings::from_lookup(env);
+    if settings.format == LogFormat::Json {
+        crate::install_json_request_lines(&settings, std::io::stdout);
+    }
     let registry = tracing_subscriber::registry().with(settings.filter);
     let installed = match settings.format {
         LogFormat::Json => registry.with(lambda_json_layer(std::io::stdout)).try_init(),
@@ -205,75 +205,10 @@ pub(crate) fn write_rfc3339_millis(
     )
 }
 
-/// What the one log line and metrics record of a request need of it, taken when the request arrives
-/// (public for the benchmark of their cost). It names the outcome and error kind, never a token, key or
-/// secret; `requestId` and `xrayTraceId` tie it to Lambda's own lines and to the request's trace.
-pub struct RequestLine {
-    started: Instant,
-    method: lambda_http::http::Method,
-    route: String,
-    request_id: Option<String>,
-    trace_id: Option<String>,
-}
-
-impl RequestLine {
-    pub fn of<B>(request: &lambda_http::http::Request<B>) -> Self {
-        let context = request.extensions().get::<lambda_http::Context>();
-        let trace_id = context
-            .and_then(|context| context.xray_trace_id.clone())
-            // Set by the runtime for each invocation when the event's headers carry no trace id.
-            .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
-        let path = request.uri().path();
-        let route = match path.char_indices().nth(128) {
-            Some((end, _)) => &path[..end],
-            None => path,
-        };
-        RequestLine {
-            started: Instant::now(),
-            method: request.method().clone(),
-            route: route.to_owned(),
-            request_id: context.map(|context| context.request_id.clone()),
-            trace_id,
-        }
-    }
-
-    /// Writes the request's line and records its metrics.
-    pub fn finish(&self, status: u16, outcome: Outcome, error: Option<&'static str>) {
-        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        crate::metrics::record_request(outcome, latency_ms);
-        let method = self.method.as_str();
-        let route = self.route.as_str();
-        let outcome = outcome.name();
-        let request_id = self.request_id.as_deref();
-        let trace_id = self.trace_id.as_deref();
-        // A level must be a constant at each call site: one macro, two sites.
-        macro_rules! request_line {
-            ($level:expr) => {
-                tracing::event!(
-                    $level,
-                    method,
-                    route,
-                    status,
-                    latency_ms,
-                    outcome,
-                    error,
-                    requestId = request_id,
-                    xrayTraceId = trace_id,
-                    "request"
-                )
-            };
-        }
-        if status >= 500 {
-            request_line!(tracing::Level::WARN);
-        } else {
-            request_line!(tracing::Level::INFO);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Outcome, RequestLine};
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]

@@ -160,18 +160,18 @@ impl Emitter {
         })
     }
 
-    /// Writes the line of one request into `line` (emptied first).
-    fn write_line(&self, line: &mut String, outcome: Outcome, latency_ms: f64) {
-        use std::fmt::Write as _;
+    /// Appends the line of one request to `line`.
+    fn write_line(&self, line: &mut Vec<u8>, outcome: Outcome, latency_ms: f64) {
+        use std::io::Write as _;
         let now = std::time::SystemTime::now();
         let now_ms = now
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
-        line.clear();
-        line.push_str(&self.head);
-        let _ = crate::logging::write_rfc3339_millis(line, now.into());
+        line.extend_from_slice(self.head.as_bytes());
+        let _ =
+            crate::logging::write_rfc3339_millis(&mut crate::request_line::Utf8(line), now.into());
         let _ = write!(line, r#"","_aws":{{"Timestamp":{now_ms}"#);
-        line.push_str(&self.declarations);
+        line.extend_from_slice(self.declarations.as_bytes());
         // Microseconds written as milliseconds with three decimals: integer formatting, cheaper than a float's.
         let micros = (latency_ms * 1000.0).max(0.0) as u64;
         let _ = write!(
@@ -197,30 +197,39 @@ impl Emitter {
             *seen = total;
         }
         drop(published);
-        line.push_str("}\n");
+        line.extend_from_slice(b"}\n");
     }
 
     #[cfg(test)]
     fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
-        let mut line = String::new();
+        let mut line = Vec::new();
         self.write_line(&mut line, outcome, latency_ms);
-        line
+        String::from_utf8(line).expect("UTF-8")
     }
 }
 
 /// Publishes one request: its outcome, its latency and what the counters gained meanwhile. The HTTP
-/// handlers call it through [`crate::logging::log_request`]; a handler outside that path (an authorizer)
+/// handlers call it through [`crate::RequestLine`]; a handler outside that path (an authorizer)
 /// calls it itself, once per invocation.
 pub fn record_request(outcome: Outcome, latency_ms: f64) {
     thread_local! {
         // One buffer per thread, reused: no allocation per request.
-        static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     if let Some(Some(emitter)) = EMITTER.get() {
         LINE.with_borrow_mut(|line| {
+            line.clear();
             emitter.write_line(line, outcome, latency_ms);
-            (emitter.sink)(line.as_bytes());
+            (emitter.sink)(line);
         });
+    }
+}
+
+/// Appends the metrics line of one request to `lines` instead of writing it: for the request line, which
+/// writes both at once ([`crate::RequestLine`]). Nothing when no metrics are installed.
+pub(crate) fn append_request(lines: &mut Vec<u8>, outcome: Outcome, latency_ms: f64) {
+    if let Some(Some(emitter)) = EMITTER.get() {
+        emitter.write_line(lines, outcome, latency_ms);
     }
 }
 

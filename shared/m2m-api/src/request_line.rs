@@ -1,0 +1,371 @@
+//! The one log line and metrics record of each request (docs/contract.md, "Logs and metrics").
+//!
+//! On Lambda (JSON log format) both are written by hand into one buffer and handed to stdout in one write:
+//! going through `tracing`'s JSON formatter cost more per request than verifying a repeated token, and two
+//! writes are two system calls. Elsewhere (the terminal's text format, or before [`install_json_request_lines`])
+//! the line is a `tracing` event like every other, and the metrics line is written on its own. The test
+//! `hand_written_line_equals_the_json_layers` holds the two paths to the same JSON.
+
+use crate::Outcome;
+use crate::logging::{LogSettings, write_rfc3339_millis};
+
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::Instant;
+use tracing::Level;
+
+/// What the one log line and metrics record of a request need of it, taken when the request arrives
+/// (public for the benchmark of their cost). It names the outcome and error kind, never a token, key or
+/// secret; `requestId` and `xrayTraceId` tie it to Lambda's own lines and to the request's trace.
+pub struct RequestLine {
+    started: Instant,
+    method: lambda_http::http::Method,
+    route: String,
+    request_id: Option<String>,
+    trace_id: Option<String>,
+}
+
+/// Where the hand-written JSON request lines go, and which of their two levels the filter lets through.
+struct JsonRequestLines {
+    info: bool,
+    warn: bool,
+    write: Box<dyn Fn(&[u8]) + Send + Sync>,
+}
+
+static JSON_REQUEST_LINES: OnceLock<JsonRequestLines> = OnceLock::new();
+
+/// The target of the request line's `tracing` event, which the log filter's directives name.
+const TARGET: &str = module_path!();
+
+/// Writes the request lines as JSON to `writer` from now on, each followed by the request's metrics line
+/// when metrics are installed, both in one write; the first call wins (it returns false afterwards).
+/// [`crate::init_tracing`] calls it with stdout when the log format is JSON.
+pub fn install_json_request_lines<W>(settings: &LogSettings, writer: W) -> bool
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let mut installed = false;
+    JSON_REQUEST_LINES.get_or_init(|| {
+        installed = true;
+        JsonRequestLines::new(settings, writer)
+    });
+    installed
+}
+
+impl JsonRequestLines {
+    fn new<W>(settings: &LogSettings, writer: W) -> Self
+    where
+        W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+    {
+        JsonRequestLines {
+            info: settings.filter.would_enable(TARGET, &Level::INFO),
+            warn: settings.filter.would_enable(TARGET, &Level::WARN),
+            write: Box::new(move |bytes| {
+                // A line that cannot be written is lost: never the request.
+                let _ = writer.make_writer().write_all(bytes);
+            }),
+        }
+    }
+
+    /// The request's line (if its level is enabled) and its metrics line (if metrics are installed), in
+    /// one write.
+    fn write(
+        &self,
+        line: &RequestLine,
+        level: Level,
+        status: u16,
+        latency_ms: f64,
+        outcome: Outcome,
+        error: Option<&'static str>,
+    ) {
+        thread_local! {
+            // One buffer per thread, reused: no allocation per request.
+            static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        LINES.with_borrow_mut(|lines| {
+            lines.clear();
+            if if level == Level::WARN {
+                self.warn
+            } else {
+                self.info
+            } {
+                line.write_json(lines, level, status, latency_ms, outcome, error);
+            }
+            crate::metrics::append_request(lines, outcome, latency_ms);
+            if !lines.is_empty() {
+                (self.write)(lines);
+            }
+        });
+    }
+}
+
+impl RequestLine {
+    pub fn of<B>(request: &lambda_http::http::Request<B>) -> Self {
+        let context = request.extensions().get::<lambda_http::Context>();
+        let trace_id = context
+            .and_then(|context| context.xray_trace_id.clone())
+            // Set by the runtime for each invocation when the event's headers carry no trace id.
+            .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
+        let path = request.uri().path();
+        let route = match path.char_indices().nth(128) {
+            Some((end, _)) => &path[..end],
+            None => path,
+        };
+        RequestLine {
+            started: Instant::now(),
+            method: request.method().clone(),
+            route: route.to_owned(),
+            request_id: context.map(|context| context.request_id.clone()),
+            trace_id,
+        }
+    }
+
+    /// Writes the request's line and records its metrics.
+    pub fn finish(&self, status: u16, outcome: Outcome, error: Option<&'static str>) {
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let level = if status >= 500 {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        match JSON_REQUEST_LINES.get() {
+            Some(sink) => sink.write(self, level, status, latency_ms, outcome, error),
+            None => {
+                crate::metrics::record_request(outcome, latency_ms);
+                self.event(level, status, latency_ms, outcome, error);
+            }
+        }
+    }
+
+    /// The line as the `tracing` event every other log line is.
+    fn event(
+        &self,
+        level: Level,
+        status: u16,
+        latency_ms: f64,
+        outcome: Outcome,
+        error: Option<&'static str>,
+    ) {
+        let method = self.method.as_str();
+        let route = self.route.as_str();
+        let outcome = outcome.name();
+        let request_id = self.request_id.as_deref();
+        let trace_id = self.trace_id.as_deref();
+        // A level must be a constant at each call site: one macro, two sites.
+        macro_rules! request_line {
+            ($level:expr) => {
+                tracing::event!(
+                    target: TARGET,
+                    $level,
+                    method,
+                    route,
+                    status,
+                    latency_ms,
+                    outcome,
+                    error,
+                    requestId = request_id,
+                    xrayTraceId = trace_id,
+                    "request"
+                )
+            };
+        }
+        if level == Level::WARN {
+            request_line!(Level::WARN);
+        } else {
+            request_line!(Level::INFO);
+        }
+    }
+
+    /// The line as [`crate::lambda_json_layer`] writes the event, by hand: the same members in the same
+    /// order, strings escaped by serde_json, and absent ids left out.
+    fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        level: Level,
+        status: u16,
+        latency_ms: f64,
+        outcome: Outcome,
+        error: Option<&'static str>,
+    ) {
+        out.extend_from_slice(br#"{"timestamp":""#);
+        let _ = write_rfc3339_millis(&mut Utf8(out), time::OffsetDateTime::now_utc());
+        let _ = write!(
+            out,
+            r#"","level":"{level}","message":"request","method":"{}","route":"#,
+            self.method.as_str()
+        );
+        json_string(out, &self.route);
+        let _ = write!(out, r#","status":{status},"latency_ms":"#);
+        let _ = serde_json::to_writer(&mut *out, &latency_ms);
+        let _ = write!(out, r#","outcome":"{}""#, outcome.name());
+        for (name, value) in [
+            ("error", error),
+            ("requestId", self.request_id.as_deref()),
+            ("xrayTraceId", self.trace_id.as_deref()),
+        ] {
+            if let Some(value) = value {
+                let _ = write!(out, r#","{name}":"#);
+                json_string(out, value);
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// `std::fmt::Write` into a byte buffer, for the timestamp writer shared with the `tracing` lines.
+pub(crate) struct Utf8<'a>(pub(crate) &'a mut Vec<u8>);
+
+impl std::fmt::Write for Utf8<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::lambda_json_layer;
+    use serde_json::Value;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn request(path: &str, trace_id: Option<&str>) -> lambda_http::Request {
+        let mut context = lambda_http::Context::default();
+        context.request_id = "8f5ae9c4-request".to_owned();
+        context.xray_trace_id = trace_id.map(str::to_owned);
+        let mut request = lambda_http::Request::default();
+        *request.uri_mut() = path.parse().unwrap();
+        *request.method_mut() = lambda_http::http::Method::POST;
+        lambda_http::RequestExt::with_lambda_context(request, context)
+    }
+
+    /// The event through the shipped JSON layer, as every line but the request line is written.
+    fn through_the_layer(line: &RequestLine, status: u16, error: Option<&'static str>) -> String {
+        use tracing_subscriber::layer::SubscriberExt;
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(lambda_json_layer(move || writer.clone()));
+        let level = if status >= 500 {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            line.event(level, status, 12.345678, Outcome::InsufficientGrant, error)
+        });
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn by_hand(line: &RequestLine, status: u16, error: Option<&'static str>) -> String {
+        let level = if status >= 500 {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        let mut out = Vec::new();
+        line.write_json(
+            &mut out,
+            level,
+            status,
+            12.345678,
+            Outcome::InsufficientGrant,
+            error,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The line with its timestamp blanked (the two lines are written a moment apart): the same bytes then
+    /// mean the same members, in the same order, formatted alike.
+    fn untimed(text: &str) -> String {
+        assert!(
+            text.ends_with('\n') && text.matches('\n').count() == 1,
+            "{text:?}"
+        );
+        let parsed: Value = serde_json::from_str(text).expect(text);
+        let timestamp = parsed["timestamp"].as_str().expect("a timestamp");
+        assert_eq!(timestamp.len(), 24, "{timestamp}");
+        text.replacen(timestamp, "", 1)
+    }
+
+    #[test]
+    fn hand_written_line_equals_the_json_layers() {
+        // A path holds no quote or control character (the URI parser refuses them); an event's ids may.
+        let hostile = "Root=1\"},\"level\":\"ERROR\u{7}\\\u{2028}é";
+        for (path, trace_id, status, error) in [
+            (
+                "/api/user",
+                Some("Root=1-67891233-abcdef012345678912345678"),
+                200,
+                None,
+            ),
+            ("/api/admin", None, 403, Some("insufficient_scope")),
+            (
+                "/api/user%22%7D,x~!$&'()*+;=:@",
+                Some(hostile),
+                503,
+                Some("keys_unavailable"),
+            ),
+        ] {
+            let line = RequestLine::of(&request(path, trace_id));
+            let layer = through_the_layer(&line, status, error);
+            let hand = by_hand(&line, status, error);
+            assert_eq!(untimed(&hand), untimed(&layer));
+            let text: Value = serde_json::from_str(&hand).unwrap();
+            assert_eq!(text["route"], path, "the route is escaped, not cut short");
+        }
+    }
+
+    #[test]
+    fn hand_written_lines_follow_the_log_level() {
+        let settings = |level: &str| {
+            LogSettings::from_lookup(|name| {
+                (name == "AWS_LAMBDA_LOG_LEVEL").then(|| level.to_owned())
+            })
+        };
+        let line = RequestLine::of(&request("/api/user", None));
+        for (level, written) in [
+            ("INFO", [true, true]),
+            ("WARN", [false, true]),
+            ("ERROR", [false, false]),
+        ] {
+            let buffer = Buffer::default();
+            let writer = buffer.clone();
+            let sink = JsonRequestLines::new(&settings(level), move || writer.clone());
+            sink.write(&line, Level::INFO, 200, 1.0, Outcome::Granted, None);
+            sink.write(&line, Level::WARN, 503, 1.0, Outcome::KeysUnavailable, None);
+            let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+            // Only the request lines: the metrics lines (when another test installed metrics) have their own
+            // level, which Lambda's filter must let through.
+            let levels: Vec<String> = text
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .filter(|line| line["message"] == "request")
+                .map(|line| line["level"].as_str().unwrap().to_owned())
+                .collect();
+            let expected: Vec<&str> = ["INFO", "WARN"]
+                .into_iter()
+                .zip(written)
+                .filter_map(|(name, on)| on.then_some(name))
+                .collect();
+            assert_eq!(levels, expected, "AWS_LAMBDA_LOG_LEVEL={level}");
+        }
+    }
+}
