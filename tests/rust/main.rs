@@ -12,5 +12,6 @@ mod logs;
 mod observability;
 mod oidc;
 mod protected;
+mod reference;
 mod secrets;
 mod token_cache;

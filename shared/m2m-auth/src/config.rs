@@ -1,41 +1,5 @@
-use jsonwebtoken::Algorithm;
+use crate::algorithm::{Algorithm, parse_algorithm};
 use std::time::Duration;
-
-/// The signature algorithms this crate can verify. `none` and the HMAC family are never accepted: a
-/// verifier holding only public keys must not treat one of them as a shared secret.
-pub const SUPPORTED_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
-
-/// Parses a JWS `alg` name into one of [`SUPPORTED_ALGORITHMS`].
-pub fn parse_algorithm(name: &str) -> Option<Algorithm> {
-    SUPPORTED_ALGORITHMS
-        .into_iter()
-        .find(|alg| algorithm_name(*alg) == name)
-}
-
-pub(crate) fn algorithm_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::RS256 => "RS256",
-        Algorithm::RS384 => "RS384",
-        Algorithm::RS512 => "RS512",
-        Algorithm::PS256 => "PS256",
-        Algorithm::PS384 => "PS384",
-        Algorithm::PS512 => "PS512",
-        Algorithm::ES256 => "ES256",
-        Algorithm::ES384 => "ES384",
-        Algorithm::EdDSA => "EdDSA",
-        _ => "unsupported",
-    }
-}
 
 /// Who issues the tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 //! failed fetch is retried no sooner either, and meanwhile the keys already held keep working. Concurrent
 //! requests that need a refresh wait for a single fetch (single flight).
 
+use crate::algorithm::Algorithm;
 use crate::keys::{VerifyingKey, parse_jwk};
 use crate::{VerifyError, fetch};
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -339,6 +339,10 @@ impl JwksCache {
         Ok(keys)
     }
 
+    /// Each entry is parsed on its own ([`parse_jwk`]), not the document as one `jsonwebtoken::jwk::JwkSet`:
+    /// that type fails as a whole when a single entry has a member of the wrong type, and one odd key the
+    /// provider publishes (a new key type, an encryption key with extra members) must not take the keys
+    /// that do fit with it.
     fn usable_keys(&self, entries: &[Value]) -> KeySet {
         let mut keys = KeySet::new();
         let mut duplicated = Vec::new();

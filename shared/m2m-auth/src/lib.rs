@@ -5,6 +5,7 @@
 //! [`Grants`] (section 4). A token presented again is answered from a bounded cache of verified tokens, its
 //! time claims and signing key checked anew. [`Require`] states what an endpoint needs.
 
+mod algorithm;
 mod bearer;
 pub mod budget;
 mod config;
@@ -18,11 +19,9 @@ mod strict_json;
 mod token_cache;
 mod verify;
 
+pub use algorithm::{Algorithm, SUPPORTED_ALGORITHMS, parse_algorithm};
 pub use bearer::{bearer_credentials, bearer_token};
-pub use config::{
-    AuthConfig, ConfigError, Provider, SUPPORTED_ALGORITHMS, is_identifier, parse_algorithm,
-    parse_seconds, trimmed,
-};
+pub use config::{AuthConfig, ConfigError, Provider, is_identifier, parse_seconds, trimmed};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
 pub use jwks::{

@@ -1,11 +1,11 @@
-use crate::config::{AuthConfig, ConfigError, Provider, algorithm_name};
+use crate::algorithm::Algorithm;
+use crate::config::{AuthConfig, ConfigError, Provider};
 use crate::fetch::Discovery;
 use crate::grants::{GrantModel, Grants};
 use crate::jwks::{JwksCache, JwksCacheOptions, JwksLocation};
 use crate::jws::{self, CompactJws};
 use crate::token_cache::{CachedToken, TokenCacheStats, VerifiedTokenCache};
 use crate::{JsonObject, VerifyError};
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -377,7 +377,7 @@ impl Verifier {
         let claims = jws::decode_object(payload, "payload")?;
         let validity = self.policy.check_claims(&claims, now)?;
         let grants = Grants::from_claims(&claims, self.policy.grant_model);
-        tracing::trace!(alg = algorithm_name(alg), "token verified");
+        tracing::trace!(alg = alg.name(), "token verified");
         let verified = Arc::new(VerifiedToken {
             header,
             claims,
