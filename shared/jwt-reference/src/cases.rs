@@ -33,7 +33,6 @@ pub enum Stricter {
 pub enum Lenient {
     ExpiryBeyondU64,
     NegativeNotBefore,
-    AudienceWithNonStrings,
     HeaderMemberType,
     SubjectObjectOrArray,
 }
@@ -180,10 +179,9 @@ impl Stricter {
 }
 
 impl Lenient {
-    pub const ALL: [Lenient; 5] = [
+    pub const ALL: [Lenient; 4] = [
         Lenient::ExpiryBeyondU64,
         Lenient::NegativeNotBefore,
-        Lenient::AudienceWithNonStrings,
         Lenient::HeaderMemberType,
         Lenient::SubjectObjectOrArray,
     ];
@@ -195,9 +193,6 @@ impl Lenient {
             }
             Lenient::NegativeNotBefore => {
                 "a negative `nbf` (before 1970) is accepted (jsonwebtoken refuses it as malformed)"
-            }
-            Lenient::AudienceWithNonStrings => {
-                "an `aud` array holding the accepted audience and non-strings is accepted (jsonwebtoken refuses the array)"
             }
             Lenient::HeaderMemberType => {
                 "header members this verifier never reads (`jku`, `jwk`, `x5u`, `x5c`, `x5t`, `x5t#S256`, `enc`, `url`, `nonce`) are not type-checked"
@@ -224,17 +219,6 @@ impl Lenient {
                 Lenient::NegativeNotBefore,
                 number(claim("nbf")).is_some_and(|nbf| nbf < 0.0),
             ),
-            // Required, an `aud` it cannot read counts as missing; otherwise as malformed.
-            ErrorKind::InvalidClaimFormat(name) | ErrorKind::MissingRequiredClaim(name)
-                if name == "aud" =>
-            {
-                (
-                    Lenient::AudienceWithNonStrings,
-                    claim("aud")
-                        .and_then(Value::as_array)
-                        .is_some_and(|items| items.iter().any(|item| !item.is_string())),
-                )
-            }
             ErrorKind::Json(_) => {
                 let reads = |header: &serde_json::Map<String, Value>| {
                     serde_json::from_value::<jsonwebtoken::Header>(Value::Object(header.clone()))

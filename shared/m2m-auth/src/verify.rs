@@ -132,6 +132,11 @@ impl TokenPolicy {
         match claims.get("aud") {
             None if required => return Err(VerifyError::MissingClaim("aud")),
             None => {}
+            // RFC 7519 section 4.1.3: a string or an array of strings; an array with anything else is
+            // malformed, whatever else it holds.
+            Some(Value::Array(items)) if !items.iter().all(Value::is_string) => {
+                return Err(VerifyError::InvalidClaimType("aud"));
+            }
             Some(Value::String(_)) | Some(Value::Array(_)) => {
                 let found = match claims.get("aud") {
                     Some(Value::Array(items)) => items.iter().any(matches),
