@@ -94,7 +94,8 @@ pub(crate) fn secret_read_failed() {
     SECRET_READ_FAILURES.fetch_add(1, Ordering::Relaxed);
 }
 
-type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
+/// Where finished lines go: stdout in the functions, a buffer in tests.
+pub(crate) type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 struct Emitter {
     /// What comes before the line's `timestamp`, built once: `{"level":"INFO","timestamp":"`.

@@ -29,7 +29,7 @@ pub struct RequestLine {
 struct JsonRequestLines {
     info: bool,
     warn: bool,
-    write: Box<dyn Fn(&[u8]) + Send + Sync>,
+    write: crate::metrics::Sink,
 }
 
 static JSON_REQUEST_LINES: OnceLock<JsonRequestLines> = OnceLock::new();
