@@ -7,6 +7,9 @@
 //! caller ([`crate::Verifier`]) re-checks on each hit what can change after the check: the time claims and
 //! whether the key the token was verified with is still the one the key cache holds for its `kid`.
 //!
+//! A full cache admits a token only when it comes back (see [`Doorkeeper`]), so that tokens presented once
+//! cost a hash rather than an eviction.
+//!
 //! Timing: the map's hasher is seeded at random per process (`foldhash` through `hashbrown`), so a probe is
 //! compared byte by byte only with an entry whose secret-seeded hash happens to match, which the prober cannot
 //! steer; a prefix of another caller's token cannot be learnt from lookup times.
@@ -62,6 +65,47 @@ struct Slot {
 struct Entries {
     map: LruCache<Box<str>, Slot>,
     bytes: usize,
+    doorkeeper: Doorkeeper,
+}
+
+/// Who may take a full cache's room: a token whose full check is its second since the cache filled up (the
+/// "doorkeeper" of TinyLFU). A stream of tokens presented once (a flood, or clients that never reuse a token)
+/// then costs one keyed hash each instead of an insertion and an eviction, and cannot push out the tokens
+/// clients keep presenting; a token presented again pays one more signature check before it is remembered.
+struct Doorkeeper {
+    /// Seeded at random per process, like the map's: the fingerprints cannot be steered.
+    hasher: lru::DefaultHasher,
+    /// One fingerprint (`| 1`, so never the empty 0) per slot; allocated when the cache first fills.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Doorkeeper {
+    fn new(capacity: usize) -> Self {
+        Doorkeeper {
+            hasher: lru::DefaultHasher::default(),
+            slots: Vec::new(),
+            len: (capacity * 2).next_power_of_two(),
+        }
+    }
+
+    /// Whether `token` was seen since its slot last changed hands; if not, it is remembered in it now. Another
+    /// token landing in the same slot meanwhile only means one more full check for this one.
+    fn seen_before(&mut self, token: &str) -> bool {
+        use std::hash::BuildHasher;
+        if self.slots.is_empty() {
+            self.slots = vec![0; self.len];
+        }
+        let fingerprint = self.hasher.hash_one(token);
+        let slot = &mut self.slots[fingerprint as usize & (self.len - 1)];
+        if *slot == fingerprint | 1 {
+            *slot = 0;
+            true
+        } else {
+            *slot = fingerprint | 1;
+            false
+        }
+    }
 }
 
 /// Hits, misses and evictions of every verified-token cache in this process, for metrics.
@@ -101,6 +145,7 @@ impl VerifiedTokenCache {
                 Mutex::new(Entries {
                     map: LruCache::new(cap),
                     bytes: 0,
+                    doorkeeper: Doorkeeper::new(cap.get()),
                 })
             }),
             capacity,
@@ -146,14 +191,20 @@ impl VerifiedTokenCache {
         }
     }
 
-    /// Remembers a token that passed every check, evicting the least recently used entries while the
-    /// bounds on entries or bytes are exceeded.
+    /// Remembers a token that passed every check: at once while there is room, and in a full cache when
+    /// the [`Doorkeeper`] has seen it before, evicting the least recently used entries while the bounds on
+    /// entries or bytes are exceeded.
     pub fn insert(&self, token: &str, entry: CachedToken) {
         let Some(mut entries) = self.lock() else {
             return;
         };
         let weight = entry_weight(token, &entry.verified);
         if weight > MAX_VERIFIED_TOKEN_CACHE_BYTES {
+            return;
+        }
+        let full = entries.map.len() >= entries.map.cap().get()
+            || entries.bytes + weight > MAX_VERIFIED_TOKEN_CACHE_BYTES;
+        if full && !entries.map.contains(token) && !entries.doorkeeper.seen_before(token) {
             return;
         }
         let mut evicted = 0;

@@ -172,20 +172,54 @@ fn the_least_recently_used_entry_is_evicted_first() {
     at(&verifier, &a, now).unwrap();
     at(&verifier, &b, now).unwrap();
     at(&verifier, &a, now).unwrap(); // a is now the most recently used
-    at(&verifier, &c, now).unwrap(); // evicts b
+    at(&verifier, &c, now).unwrap(); // the cache is full: c is not taken in on its first check
     let stats = verifier.cache_stats();
     assert_eq!(
         (stats.hits, stats.misses, stats.evictions, stats.entries),
-        (1, 3, 1, 2)
+        (1, 3, 0, 2)
+    );
+    at(&verifier, &b, now).unwrap();
+    assert_eq!(verifier.cache_stats().hits, 2, "b stayed");
+    at(&verifier, &a, now).unwrap(); // a is the most recently used again, b the least
+    at(&verifier, &c, now).unwrap(); // c's second check: it is taken in, in place of b
+    let stats = verifier.cache_stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.evictions, stats.entries),
+        (3, 4, 1, 2)
     );
     at(&verifier, &a, now).unwrap();
     at(&verifier, &c, now).unwrap();
-    assert_eq!(verifier.cache_stats().hits, 3, "a and c stayed");
+    assert_eq!(verifier.cache_stats().hits, 5, "a and c stayed");
     at(&verifier, &b, now).unwrap();
     assert_eq!(
         verifier.cache_stats().misses,
-        4,
+        5,
         "b was checked in full again"
+    );
+}
+
+#[test]
+fn tokens_presented_once_never_push_out_those_presented_again() {
+    let fixture = Fixture::new();
+    let verifier = fixture.verifier(8);
+    let now = (T0 + 10) as f64;
+    let kept: Vec<String> = (0..8).map(|n| fixture.token(json!({"jti": n}))).collect();
+    for token in &kept {
+        at(&verifier, token, now).unwrap();
+    }
+    // A flood of distinct valid tokens, each presented once, against a full cache.
+    for n in 8..500 {
+        at(&verifier, &fixture.token(json!({"jti": n})), now).unwrap();
+    }
+    let stats = verifier.cache_stats();
+    assert_eq!((stats.evictions, stats.entries), (0, 8), "{stats:?}");
+    for token in &kept {
+        at(&verifier, token, now).unwrap();
+    }
+    assert_eq!(
+        verifier.cache_stats().hits,
+        8,
+        "every token presented again stayed"
     );
 }
 
@@ -202,7 +236,9 @@ fn entries_are_bounded_in_bytes_whatever_their_number() {
     for jti in 1..150 {
         tokens.push(fixture.token(json!({"jti": jti, "filler": filler})));
     }
+    // Each presented twice: once the bytes are full, a token is taken in on its second check.
     for token in &tokens {
+        at(&verifier, token, now).unwrap();
         at(&verifier, token, now).unwrap();
     }
     let stats = verifier.cache_stats();
