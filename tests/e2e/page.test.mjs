@@ -611,6 +611,14 @@ test('apiBaseUrl in config.json sends the API calls to that origin (CORS)', asyn
     contentType: 'application/json',
     body: JSON.stringify({ projectId: PROJECT, apiBaseUrl: `${apiOrigin}/` }),
   }));
+  // The page's policy as CloudFront sends it when the stack's PageApiBaseUrl names that origin (the
+  // templates fill ${ApiOrigin} of infra/content-security-policy.txt from it, as config.json's apiBaseUrl).
+  const policy = (await readFile(path.join(repoRoot, 'infra', 'content-security-policy.txt'), 'utf8'))
+    .trim().replace('${ApiOrigin}', ` ${apiOrigin}`);
+  await context.route(`${baseUrl}/`, async (route) => {
+    const response = await route.fetch();
+    return route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': policy } });
+  });
   // Stand-in for API Gateway on another origin: forwards to the local stack and adds CORS headers.
   await context.route(`${apiOrigin}/**`, async (route) => {
     const request = route.request();

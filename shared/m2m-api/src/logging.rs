@@ -206,13 +206,14 @@ pub(crate) fn write_rfc3339_millis(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{Outcome, RequestLine};
     use std::sync::{Arc, Mutex};
 
+    /// What a writer was given, shared with the test that reads it (the request line's tests use it too).
     #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct Buffer(pub(crate) Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Buffer {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

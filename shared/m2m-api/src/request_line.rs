@@ -230,21 +230,8 @@ impl std::fmt::Write for Utf8<'_> {
 mod tests {
     use super::*;
     use crate::logging::lambda_json_layer;
+    use crate::logging::tests::Buffer;
     use serde_json::Value;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     fn request(path: &str, trace_id: Option<&str>) -> lambda_http::Request {
         let mut context = lambda_http::Context::default();
