@@ -14,7 +14,8 @@ Cases:
                   runtime's floor; the `trivial_lambda` example of m2m-api, never deployed)
   user_repeated   the release `user` function, one token presented again and again (verified-token cache hit)
   user_new        the `user` function, a different valid token in every event (every one a full check:
-                  miss, signature, insertion, and once the cache is full an eviction)
+                  miss and signature, and an insertion while the cache has room; once it is full, the
+                  doorkeeper keeps a token seen once out)
   user_no_cache   the `user` function with VERIFIED_TOKEN_CACHE_ENTRIES=0 and the tokens of user_new (the path
                   every token took before the cache)
   node_repeated   Node 20 + aws-jwt-verify in a minimal Runtime API loop (bench/node-compare/runtime-loop.mjs),

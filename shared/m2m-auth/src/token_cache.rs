@@ -198,13 +198,22 @@ impl VerifiedTokenCache {
         let Some(mut entries) = self.lock() else {
             return;
         };
+        // Asked first when the cache is full by count, so that a token not let in costs no walk of its claims.
+        let mut admitted = entries.map.contains(token);
+        if !admitted && entries.map.len() >= entries.map.cap().get() {
+            if !entries.doorkeeper.seen_before(token) {
+                return;
+            }
+            admitted = true;
+        }
         let weight = entry_weight(token, &entry.verified);
         if weight > MAX_VERIFIED_TOKEN_CACHE_BYTES {
             return;
         }
-        let full = entries.map.len() >= entries.map.cap().get()
-            || entries.bytes + weight > MAX_VERIFIED_TOKEN_CACHE_BYTES;
-        if full && !entries.map.contains(token) && !entries.doorkeeper.seen_before(token) {
+        if !admitted
+            && entries.bytes + weight > MAX_VERIFIED_TOKEN_CACHE_BYTES
+            && !entries.doorkeeper.seen_before(token)
+        {
             return;
         }
         let mut evicted = 0;
