@@ -161,10 +161,15 @@ impl Emitter {
         })
     }
 
-    /// Appends the line of one request to `line`.
-    fn write_line(&self, line: &mut Vec<u8>, outcome: Outcome, latency_ms: f64) {
+    /// Appends the line of one request, finished at `now`, to `line`.
+    fn write_line(
+        &self,
+        line: &mut Vec<u8>,
+        now: std::time::SystemTime,
+        outcome: Outcome,
+        latency_ms: f64,
+    ) {
         use std::io::Write as _;
-        let now = std::time::SystemTime::now();
         let now_ms = now
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis());
@@ -204,7 +209,7 @@ impl Emitter {
     #[cfg(test)]
     fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
         let mut line = Vec::new();
-        self.write_line(&mut line, outcome, latency_ms);
+        self.write_line(&mut line, std::time::SystemTime::now(), outcome, latency_ms);
         String::from_utf8(line).expect("UTF-8")
     }
 }
@@ -220,7 +225,7 @@ pub fn record_request(outcome: Outcome, latency_ms: f64) {
     if let Some(Some(emitter)) = EMITTER.get() {
         LINE.with_borrow_mut(|line| {
             line.clear();
-            emitter.write_line(line, outcome, latency_ms);
+            emitter.write_line(line, std::time::SystemTime::now(), outcome, latency_ms);
             (emitter.sink)(line);
         });
     }
@@ -228,9 +233,14 @@ pub fn record_request(outcome: Outcome, latency_ms: f64) {
 
 /// Appends the metrics line of one request to `lines` instead of writing it: for the request line, which
 /// writes both at once ([`crate::RequestLine`]). Nothing when no metrics are installed.
-pub(crate) fn append_request(lines: &mut Vec<u8>, outcome: Outcome, latency_ms: f64) {
+pub(crate) fn append_request(
+    lines: &mut Vec<u8>,
+    now: std::time::SystemTime,
+    outcome: Outcome,
+    latency_ms: f64,
+) {
     if let Some(Some(emitter)) = EMITTER.get() {
-        emitter.write_line(lines, outcome, latency_ms);
+        emitter.write_line(lines, now, outcome, latency_ms);
     }
 }
 

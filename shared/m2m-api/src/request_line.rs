@@ -11,7 +11,7 @@ use crate::logging::{LogSettings, write_rfc3339_millis};
 
 use std::io::Write as _;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use tracing::Level;
 
 /// What the one log line and metrics record of a request need of it, taken when the request arrives
@@ -67,12 +67,19 @@ impl JsonRequestLines {
         }
     }
 
+    fn enabled(&self, level: Level) -> bool {
+        if level == Level::WARN {
+            self.warn
+        } else {
+            self.info
+        }
+    }
+
     /// The request's line (if its level is enabled) and its metrics line (if metrics are installed), in
-    /// one write.
+    /// one write, with one reading of the clock for both.
     fn write(
         &self,
         line: &RequestLine,
-        level: Level,
         status: u16,
         latency_ms: f64,
         outcome: Outcome,
@@ -82,16 +89,13 @@ impl JsonRequestLines {
             // One buffer per thread, reused: no allocation per request.
             static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        let now = SystemTime::now();
         LINES.with_borrow_mut(|lines| {
             lines.clear();
-            if if level == Level::WARN {
-                self.warn
-            } else {
-                self.info
-            } {
-                line.write_json(lines, level, status, latency_ms, outcome, error);
+            if self.enabled(level_of(status)) {
+                line.write_json(lines, now, status, latency_ms, outcome, error);
             }
-            crate::metrics::append_request(lines, outcome, latency_ms);
+            crate::metrics::append_request(lines, now, outcome, latency_ms);
             if !lines.is_empty() {
                 (self.write)(lines);
             }
@@ -123,29 +127,17 @@ impl RequestLine {
     /// Writes the request's line and records its metrics.
     pub fn finish(&self, status: u16, outcome: Outcome, error: Option<&'static str>) {
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let level = if status >= 500 {
-            Level::WARN
-        } else {
-            Level::INFO
-        };
         match JSON_REQUEST_LINES.get() {
-            Some(sink) => sink.write(self, level, status, latency_ms, outcome, error),
+            Some(sink) => sink.write(self, status, latency_ms, outcome, error),
             None => {
                 crate::metrics::record_request(outcome, latency_ms);
-                self.event(level, status, latency_ms, outcome, error);
+                self.event(status, latency_ms, outcome, error);
             }
         }
     }
 
     /// The line as the `tracing` event every other log line is.
-    fn event(
-        &self,
-        level: Level,
-        status: u16,
-        latency_ms: f64,
-        outcome: Outcome,
-        error: Option<&'static str>,
-    ) {
+    fn event(&self, status: u16, latency_ms: f64, outcome: Outcome, error: Option<&'static str>) {
         let method = self.method.as_str();
         let route = self.route.as_str();
         let outcome = outcome.name();
@@ -169,7 +161,7 @@ impl RequestLine {
                 )
             };
         }
-        if level == Level::WARN {
+        if level_of(status) == Level::WARN {
             request_line!(Level::WARN);
         } else {
             request_line!(Level::INFO);
@@ -181,17 +173,18 @@ impl RequestLine {
     fn write_json(
         &self,
         out: &mut Vec<u8>,
-        level: Level,
+        now: SystemTime,
         status: u16,
         latency_ms: f64,
         outcome: Outcome,
         error: Option<&'static str>,
     ) {
         out.extend_from_slice(br#"{"timestamp":""#);
-        let _ = write_rfc3339_millis(&mut Utf8(out), time::OffsetDateTime::now_utc());
+        let _ = write_rfc3339_millis(&mut Utf8(out), now.into());
         let _ = write!(
             out,
-            r#"","level":"{level}","message":"request","method":"{}","route":"#,
+            r#"","level":"{}","message":"request","method":"{}","route":"#,
+            level_of(status),
             self.method.as_str()
         );
         json_string(out, &self.route);
@@ -209,6 +202,15 @@ impl RequestLine {
             }
         }
         out.extend_from_slice(b"}\n");
+    }
+}
+
+/// A server error's line is a warning (Lambda's log level WARN keeps it); every other line is information.
+fn level_of(status: u16) -> Level {
+    if status >= 500 {
+        Level::WARN
+    } else {
+        Level::INFO
     }
 }
 
@@ -250,27 +252,17 @@ mod tests {
         let writer = buffer.clone();
         let subscriber =
             tracing_subscriber::registry().with(lambda_json_layer(move || writer.clone()));
-        let level = if status >= 500 {
-            Level::WARN
-        } else {
-            Level::INFO
-        };
         tracing::subscriber::with_default(subscriber, || {
-            line.event(level, status, 12.345678, Outcome::InsufficientGrant, error)
+            line.event(status, 12.345678, Outcome::InsufficientGrant, error)
         });
         String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
     }
 
     fn by_hand(line: &RequestLine, status: u16, error: Option<&'static str>) -> String {
-        let level = if status >= 500 {
-            Level::WARN
-        } else {
-            Level::INFO
-        };
         let mut out = Vec::new();
         line.write_json(
             &mut out,
-            level,
+            SystemTime::now(),
             status,
             12.345678,
             Outcome::InsufficientGrant,
@@ -336,8 +328,8 @@ mod tests {
             let buffer = Buffer::default();
             let writer = buffer.clone();
             let sink = JsonRequestLines::new(&settings(level), move || writer.clone());
-            sink.write(&line, Level::INFO, 200, 1.0, Outcome::Granted, None);
-            sink.write(&line, Level::WARN, 503, 1.0, Outcome::KeysUnavailable, None);
+            sink.write(&line, 200, 1.0, Outcome::Granted, None);
+            sink.write(&line, 503, 1.0, Outcome::KeysUnavailable, None);
             let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
             // Only the request lines: the metrics lines (when another test installed metrics) have their own
             // level, which Lambda's filter must let through.

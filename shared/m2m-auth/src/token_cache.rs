@@ -198,22 +198,20 @@ impl VerifiedTokenCache {
         let Some(mut entries) = self.lock() else {
             return;
         };
-        // Asked first when the cache is full by count, so that a token not let in costs no walk of its claims.
-        let mut admitted = entries.map.contains(token);
-        if !admitted && entries.map.len() >= entries.map.cap().get() {
-            if !entries.doorkeeper.seen_before(token) {
-                return;
-            }
-            admitted = true;
+        // Replacing its own entry (two requests checked it at once) takes no one's room.
+        let replacing = entries.map.contains(token);
+        // Asked before the claims are weighed, so that a token kept out of a cache full by count costs no walk.
+        let full_by_count = !replacing && entries.map.len() >= entries.map.cap().get();
+        if full_by_count && !entries.doorkeeper.seen_before(token) {
+            return;
         }
         let weight = entry_weight(token, &entry.verified);
         if weight > MAX_VERIFIED_TOKEN_CACHE_BYTES {
             return;
         }
-        if !admitted
-            && entries.bytes + weight > MAX_VERIFIED_TOKEN_CACHE_BYTES
-            && !entries.doorkeeper.seen_before(token)
-        {
+        let full_by_bytes =
+            !replacing && !full_by_count && entries.bytes + weight > MAX_VERIFIED_TOKEN_CACHE_BYTES;
+        if full_by_bytes && !entries.doorkeeper.seen_before(token) {
             return;
         }
         let mut evicted = 0;
