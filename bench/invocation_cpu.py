@@ -12,6 +12,9 @@ median round is reported.
 Cases:
   trivial         a lambda_http function on a current-thread runtime answering a constant 200 (the
                   runtime's floor; the `trivial_lambda` example of m2m-api, never deployed)
+  trivial_same_answer
+                  the same function answering, as a constant, the very answer `user` gives (its seven
+                  headers and the claims it echoes): what the answer alone costs the runtime
   user_repeated   the release `user` function, one token presented again and again (verified-token cache hit)
   user_new        the `user` function, a different valid token in every event (every one a full check:
                   miss and signature, and an insertion while the cache has room; once it is full, the
@@ -86,6 +89,11 @@ def feed(run, events, timeout):
 
 def measure(command, env, warmup_events, events, timeout=600):
     """CPU nanoseconds per event of `events`, handed over after `warmup_events`, in one fresh process."""
+    return measure_answering(command, env, warmup_events, events, timeout)[0]
+
+
+def measure_answering(command, env, warmup_events, events, timeout=600):
+    """`measure`, and the last answer the function gave (as the Runtime API received it)."""
     run = Run([])
     server = RuntimeApiServer(run)
     env = {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}"}
@@ -105,7 +113,7 @@ def measure(command, env, warmup_events, events, timeout=600):
         answer = json.loads(body)
         if answer.get("statusCode") != 200:
             raise RuntimeError(f"{command[-1]} answered {answer.get('statusCode')}: {answer}")
-    return (after - before) / len(events)
+    return (after - before) / len(events), json.loads(run.bodies[-1])
 
 
 def main():
@@ -114,7 +122,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "perf", "release"))
-    parser.add_argument("--cases", default="trivial,user_repeated,user_new,user_no_cache,node_repeated,node_new")
+    parser.add_argument("--cases", default="trivial,trivial_same_answer,user_repeated,user_new,user_no_cache,"
+                                           "node_repeated,node_new")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     cases = args.cases.split(",")
@@ -135,8 +144,15 @@ def main():
         with urllib.request.urlopen(f"{base_url}/{PROJECT}/.well-known/jwks.json") as response:
             open(jwks_file, "wb").write(response.read())
         node = shutil.which("node")
+        user = [os.path.join(args.bin_dir, "user")]
+        same_answer = {}
+        if "trivial_same_answer" in cases:
+            _, answer = measure_answering(user, env, repeated[:5], repeated[5:10])
+            same_answer = {"TRIVIAL_ANSWER": json.dumps({"headers": answer["headers"], "body": answer["body"]})}
         plans = {
             "trivial": ([os.path.join(args.bin_dir, "examples", "trivial_lambda")], env, repeated),
+            "trivial_same_answer": ([os.path.join(args.bin_dir, "examples", "trivial_lambda")],
+                                    {**env, **same_answer}, repeated),
             "user_repeated": ([os.path.join(args.bin_dir, "user")], env, repeated),
             "user_new": ([os.path.join(args.bin_dir, "user")], env, new),
             "user_no_cache": ([os.path.join(args.bin_dir, "user")],
@@ -155,7 +171,8 @@ def main():
         issuer.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
-    results = {"n": args.n, "warmup": args.warmup, "rounds": args.rounds, "cases": {}}
+    results = {"n": args.n, "warmup": args.warmup, "rounds": args.rounds, "cases": {},
+               "per_round_us": rounds}
     for case in cases:
         values = sorted(rounds[case])
         results["cases"][case] = {"us": statistics.median(values), "min": values[0], "max": values[-1]}
@@ -163,8 +180,13 @@ def main():
     for case, entry in results["cases"].items():
         if floor:
             entry["x_trivial"] = entry["us"] / floor
-        print(f"{case:14} {entry['us']:8.1f} µs CPU per invocation (rounds {entry['min']:.1f}–{entry['max']:.1f})"
-              + (f"  {entry['x_trivial']:.3f}× trivial" if floor else ""))
+            # The machine's speed drifts from minute to minute; each round ran every case back to back, so the
+            # ratio within a round is the steadier one.
+            entry["x_trivial_paired"] = statistics.median(
+                mine / theirs for mine, theirs in zip(rounds[case], rounds["trivial"]))
+        print(f"{case:19} {entry['us']:7.1f} µs CPU per invocation (rounds {entry['min']:.1f}–{entry['max']:.1f})"
+              + (f"  {entry['x_trivial']:.3f}× trivial, {entry['x_trivial_paired']:.3f}× within rounds"
+                 if floor else ""))
     c = results["cases"]
     if "user_repeated" in c and "user_new" in c:
         typical = (c["user_new"]["us"] + (TYPICAL_REQUESTS_PER_TOKEN - 1) * c["user_repeated"]["us"]) \

@@ -307,10 +307,213 @@ fn lambda_event(event: &Value) -> LambdaEvent<LambdaRequest> {
     )
 }
 
-/// One invocation through the guard and lambda_http's Adapter, answered as the runtime would post it.
+/// [`m2m_api::ApiGatewayEvent`] reads every event as lambda_http reads it: the same `LambdaRequest` of the
+/// same kind, or an error for the same texts, whichever way of reading it takes.
+#[test]
+fn events_are_read_as_lambda_http_reads_them() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJLMiJ9.c2ln";
+    let v2 = v2_event(token, &[]);
+    let mut texts: Vec<String> = vec![
+        v2.to_string(),
+        v1_event(token, &[]).to_string(),
+        serde_json::to_string_pretty(&v2).unwrap(),
+    ];
+    // The two ways out of the fast path: a text naming `httpMethod`, and a `\u` escape anywhere.
+    let mut named = v2.clone();
+    named["body"] = json!(r#"{"httpMethod":"GET"}"#);
+    texts.push(named.to_string());
+    texts.push(
+        v2.to_string()
+            .replacen("\"rawPath\"", "\"raw\\u0050ath\"", 1),
+    );
+    texts.push(
+        v2.to_string()
+            .replacen("\"version\"", "\"httpMethod\":\"GET\",\"version\"", 1),
+    );
+    texts.push(v2.to_string().replacen(
+        "\"version\"",
+        "\"http\\u004dethod\":\"GET\",\"version\"",
+        1,
+    ));
+    // A REST event that an HTTP API reading would take too (its context has `http.method`, all that one
+    // requires): lambda_http reads it as REST. Also with `httpMethod` spelled with an escape.
+    let mut both = v1_event(token, &[]);
+    both["requestContext"]["http"] = json!({"method": "POST", "path": "/api/protected"});
+    texts.push(both.to_string());
+    texts.push(
+        both.to_string()
+            .replace("\"httpMethod\"", "\"http\\u004dethod\""),
+    );
+    // An HTTP API event in payload format 1.0 (a REST-shaped event with a version).
+    let mut format_1 = v1_event(token, &[]);
+    format_1["version"] = json!("1.0");
+    texts.push(format_1.to_string());
+    // A body, a query string, cookies and stage variables.
+    let mut full = v2.clone();
+    full["body"] = json!("eyJhIjoxfQ==");
+    full["isBase64Encoded"] = json!(true);
+    full["rawQueryString"] = json!("a=1&b=2&b=3");
+    full["queryStringParameters"] = json!({"a": "1", "b": "2,3"});
+    full["cookies"] = json!(["a=1", "b=2"]);
+    full["stageVariables"] = json!({"s": "v", "t": "w"});
+    full["pathParameters"] = json!({"p": "q", "r": "s"});
+    texts.push(full.to_string());
+    for file in [
+        include_str!("../events/http-api-v2-post.json"),
+        include_str!("../events/http-api-v2-whoami.json"),
+        include_str!("../events/authorizer-http-v1.json"),
+        include_str!("../events/authorizer-http-v2.json"),
+        include_str!("../events/authorizer-rest-request.json"),
+        include_str!("../events/authorizer-rest-token.json"),
+    ] {
+        texts.push(file.to_owned());
+    }
+    // What reads as neither, or only as one of them.
+    let mut mistyped = v2.clone();
+    mistyped["headers"] = json!(5);
+    texts.push(mistyped.to_string());
+    let mut no_context = v2.clone();
+    no_context.as_object_mut().unwrap().remove("requestContext");
+    texts.push(no_context.to_string());
+    for garbage in [
+        "{}",
+        "[]",
+        "null",
+        "5",
+        r#"{"version":"2.0"}"#,
+        "{\"version\":",
+    ] {
+        texts.push(garbage.to_owned());
+    }
+    let mut fast = 0;
+    for text in &texts {
+        let ours = serde_json::from_str::<m2m_api::ApiGatewayEvent>(text).map(|event| event.0);
+        let theirs = serde_json::from_str::<LambdaRequest>(text);
+        match (ours, theirs) {
+            (Ok(LambdaRequest::ApiGatewayV2(a)), Ok(LambdaRequest::ApiGatewayV2(b))) => {
+                assert_eq!(a, b, "{text}");
+                fast += usize::from(!text.contains("httpMethod") && !text.contains("\\u"));
+            }
+            (Ok(LambdaRequest::ApiGatewayV1(a)), Ok(LambdaRequest::ApiGatewayV1(b))) => {
+                assert_eq!(a, b, "{text}")
+            }
+            (Err(_), Err(_)) => {}
+            (ours, theirs) => panic!("{text}\nours: {ours:?}\nlambda_http: {theirs:?}"),
+        }
+    }
+    assert!(fast >= 4, "the fast path was taken {fast} times");
+}
+
+/// Responses of every kind the functions give, and of kinds a user's service might: built afresh for each
+/// call (a response is not `Clone`).
+fn sample_responses() -> Vec<Response<Body>> {
+    fn with(status: u16, headers: &[(&str, &[u8])], body: Body) -> Response<Body> {
+        let mut response = Response::new(body);
+        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+        for (name, value) in headers {
+            response.headers_mut().append(
+                lambda_http::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                lambda_http::http::HeaderValue::from_bytes(value).unwrap(),
+            );
+        }
+        response
+    }
+    let ok = |headers: &[(&str, &[u8])], body: Body| with(200, headers, body);
+    let typed = |content_type: &str, text: &str| {
+        ok(
+            &[("content-type", content_type.as_bytes())],
+            Body::Text(text.into()),
+        )
+    };
+    let json_type: (&str, &[u8]) = ("content-type", b"application/json");
+    vec![
+        m2m_api::json_response(
+            StatusCode::OK,
+            &json!({"success": true, "claims": {"sub": "K2\"\\\u{1}é\u{2028}", "n": 1.5}}),
+        ),
+        m2m_api::ApiError::MissingAuthorization.into_response(),
+        m2m_api::ApiError::MethodNotAllowed.into_response(),
+        with(200, &[json_type], Body::Text(String::new())),
+        with(200, &[json_type], Body::Empty),
+        with(
+            204,
+            &[
+                ("access-control-allow-origin", b"https://a.example"),
+                ("vary", b"origin"),
+            ],
+            Body::Empty,
+        ),
+        ok(
+            &[
+                ("set-cookie", b"a=1; Secure"),
+                ("set-cookie", b"b=2"),
+                ("content-type", b"text/plain"),
+            ],
+            Body::Text("hi".into()),
+        ),
+        // Text of content types lambda_http reads in other ways (a charset, a second type).
+        typed("text/html; charset=utf-8", "<p>é</p>"),
+        typed("application/json; charset=utf-8", "{\"a\":1}"),
+        typed("application/json; charset=latin1", "{\"a\":\"é\"}"),
+        ok(
+            &[json_type, ("content-type", b"text/plain")],
+            Body::Text("{}".into()),
+        ),
+        ok(
+            &[("content-type", b"image/png")],
+            Body::Binary(vec![0x89, b'P', b'N', b'G', 0, 255]),
+        ),
+        ok(&[json_type], Body::Binary(b"{\"binary\":true}".to_vec())),
+        ok(
+            &[json_type, ("content-encoding", b"gzip")],
+            Body::Text("{}".into()),
+        ),
+        ok(
+            &[
+                ("x-dup", b"one"),
+                ("x-dup", b"two"),
+                ("x-utf8", "é".as_bytes()),
+            ],
+            Body::Text("t".into()),
+        ),
+        with(500, &[], Body::Text("no type".into())),
+    ]
+}
+
+/// [`m2m_api::Answer`] is the JSON lambda_http's Adapter answers for the same response, for both origins.
+#[tokio::test]
+async fn answers_are_written_as_lambda_http_writes_them() {
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJLMiJ9.c2ln";
+    let count = sample_responses().len();
+    for event in [v2_event(token, &[]), v1_event(token, &[])] {
+        for index in 0..count {
+            let respond = move |_: Request| {
+                std::future::ready(Ok::<_, Infallible>(sample_responses().swap_remove(index)))
+            };
+            let ours = invoke(&mut m2m_api::guard(tower::service_fn(respond)), &event).await;
+            let mut adapter = lambda_http::Adapter::from(tower::service_fn(respond));
+            let theirs = adapter
+                .ready()
+                .await
+                .unwrap()
+                .call(lambda_event(&event))
+                .await
+                .unwrap();
+            assert_eq!(
+                ours,
+                serde_json::to_value(theirs).unwrap(),
+                "response {index}, event {}",
+                event["version"]
+            );
+        }
+    }
+}
+
+/// One invocation through the guard and lambda_http's Adapter, the event read from its text as the runtime
+/// reads it, answered as the runtime would post it.
 async fn invoke<S, F>(guard: &mut S, event: &Value) -> Value
 where
-    S: Service<LambdaEvent<LambdaRequest>, Future = F>,
+    S: Service<LambdaEvent<m2m_api::ApiGatewayEvent>, Future = F>,
     F: std::future::Future<Output = Result<S::Response, S::Error>>,
     S::Response: serde::Serialize,
     S::Error: std::fmt::Debug,
@@ -319,7 +522,10 @@ where
         .ready()
         .await
         .unwrap()
-        .call(lambda_event(event))
+        .call(LambdaEvent::new(
+            serde_json::from_str(&event.to_string()).expect("an API Gateway event"),
+            Context::default(),
+        ))
         .await
         .unwrap();
     serde_json::to_value(response).unwrap()

@@ -29,7 +29,6 @@ mod tokens;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descope_local::{IssuerConfig, LocalIssuer};
-use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
 use lambda_http::{Context, LambdaEvent, Request, RequestExt};
 use m2m_api::{
@@ -292,12 +291,13 @@ fn benches(c: &mut Criterion) {
         );
         runtime
             .block_on(adapter.call(LambdaEvent::new(
-                serde_json::from_str::<LambdaRequest>(&valid).unwrap(),
+                serde_json::from_str::<m2m_api::ApiGatewayEvent>(&valid).unwrap(),
                 Context::default(),
             )))
             .unwrap();
         b.iter(|| {
-            let payload: LambdaRequest = serde_json::from_str(black_box(&valid)).unwrap();
+            let payload: m2m_api::ApiGatewayEvent =
+                serde_json::from_str(black_box(&valid)).unwrap();
             let response = runtime
                 .block_on(adapter.call(LambdaEvent::new(payload, Context::default())))
                 .unwrap();

@@ -60,7 +60,14 @@ pub fn json_response<B: From<String>>(
     body: &(impl serde::Serialize + ?Sized),
 ) -> Response<B> {
     // Serialising JSON values or structs of them with string keys cannot fail; `{}` is never reached.
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    json_text_response(
+        status,
+        serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned()),
+    )
+}
+
+/// [`json_response`] with a body already serialised.
+pub(crate) fn json_text_response<B: From<String>>(status: StatusCode, text: String) -> Response<B> {
     let mut response = Response::new(B::from(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -80,7 +87,18 @@ pub(crate) fn succeeded_with<B: From<String>>(
     outcome: crate::Outcome,
     body: &(impl serde::Serialize + ?Sized),
 ) -> Response<B> {
-    let mut response = json_response(StatusCode::OK, body);
+    counted(json_response(StatusCode::OK, body), outcome)
+}
+
+/// A 200 with the JSON text `body`, counted as `outcome`.
+pub(crate) fn succeeded_with_text<B: From<String>>(
+    outcome: crate::Outcome,
+    body: String,
+) -> Response<B> {
+    counted(json_text_response(StatusCode::OK, body), outcome)
+}
+
+fn counted<B>(mut response: Response<B>, outcome: crate::Outcome) -> Response<B> {
     response.extensions_mut().insert(Answered {
         outcome,
         error: None,

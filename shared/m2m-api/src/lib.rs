@@ -33,7 +33,7 @@ pub use protected::{
 };
 pub use request::{MAX_BODY_BYTES, TokenRequest};
 pub use request_line::{RequestLine, install_json_request_lines};
-pub use runtime::{EventGuard, guard, run};
+pub use runtime::{Answer, ApiGatewayEvent, EventGuard, guard, run};
 pub use token::{TokenApi, TokenSettings};
 pub use whoami::whoami;
 

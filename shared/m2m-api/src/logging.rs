@@ -18,6 +18,9 @@ pub const LEVEL_CAPS: [(&str, LevelFilter); 7] = [
     ("rustls", LevelFilter::DEBUG),
 ];
 
+/// The target of `lambda_runtime`'s per-invocation span (it holds no event of its own).
+const RUNTIME_INVOKE_SPAN: &str = "lambda_runtime::layers::trace";
+
 /// The two formats: JSON lines (what CloudWatch parses, and what Lambda's JSON log format expects) or
 /// compact text for a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +53,14 @@ impl LogSettings {
             .map(|level| Targets::new().with_default(level))
             .or_else(|| get("RUST_LOG").and_then(|directives| directives.parse::<Targets>().ok()))
             .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-        LogSettings {
-            format,
-            filter: capped(&requested),
+        let mut filter = capped(&requested);
+        if format == LogFormat::Json {
+            // The runtime's span around each invocation ("Lambda runtime invoke", with the request id) is
+            // never written in the JSON lines ([`lambda_json_layer`] leaves spans out; the request line names
+            // its request id itself), yet recording it formatted its fields for every invocation.
+            filter = filter.with_target(RUNTIME_INVOKE_SPAN, LevelFilter::OFF);
         }
+        LogSettings { format, filter }
     }
 }
 
@@ -183,26 +190,31 @@ struct Rfc3339Millis;
 
 impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Millis {
     fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        write_rfc3339_millis(w, time::OffsetDateTime::now_utc())
+        let text = rfc3339_millis(time::OffsetDateTime::now_utc());
+        w.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
     }
 }
 
-/// Writes `at` (UTC) as `2026-12-01T09:19:41.123Z`.
-pub(crate) fn write_rfc3339_millis(
-    w: &mut impl std::fmt::Write,
-    at: time::OffsetDateTime,
-) -> std::fmt::Result {
-    write!(
-        w,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
+/// `at` (UTC) as `2026-12-01T09:19:41.123Z`, digit by digit: every request's log and metrics lines carry
+/// one, and `write!` with padded fields cost more than the rest of those lines.
+pub(crate) fn rfc3339_millis(at: time::OffsetDateTime) -> [u8; 24] {
+    fn digits<const N: usize>(out: &mut [u8], value: u32) {
+        let mut value = value;
+        for slot in out[..N].iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    // Years before 0 or after 9999 cannot come from a clock this code runs on; they are written modulo 10,000.
+    digits::<4>(&mut text[0..], at.year().rem_euclid(10_000) as u32);
+    digits::<2>(&mut text[5..], u8::from(at.month()).into());
+    digits::<2>(&mut text[8..], at.day().into());
+    digits::<2>(&mut text[11..], at.hour().into());
+    digits::<2>(&mut text[14..], at.minute().into());
+    digits::<2>(&mut text[17..], at.second().into());
+    digits::<3>(&mut text[20..], at.millisecond().into());
+    text
 }
 
 #[cfg(test)]
@@ -210,6 +222,35 @@ pub(crate) mod tests {
     use super::*;
     use crate::{Outcome, RequestLine};
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_milliseconds() {
+        let at = |nanos: i128| {
+            let text =
+                rfc3339_millis(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
+            String::from_utf8(text.to_vec()).unwrap()
+        };
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(1_796_137_613_987_654_321), "2026-12-01T15:06:53.987Z");
+        assert_eq!(at(951_825_599_999_999_999), "2000-02-29T11:59:59.999Z");
+        assert_eq!(at(253_402_300_799_000_000_000), "9999-12-31T23:59:59.000Z");
+        // Against the formatting machinery, over a spread of instants.
+        for step in 0..2_000i128 {
+            let nanos = step * 3_155_695_200_000_000 + step * 7_777_777;
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            assert_eq!(at(nanos), expected);
+        }
+    }
 
     /// What a writer was given, shared with the test that reads it (the request line's tests use it too).
     #[derive(Clone, Default)]
@@ -261,6 +302,39 @@ pub(crate) mod tests {
         assert_eq!(text.format, LogFormat::Text);
         let json = settings(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
         assert_eq!(json.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn the_runtimes_invoke_span_is_recorded_only_where_lines_show_spans() {
+        use lambda_http::lambda_runtime::{Context, Error, LambdaInvocation, layers::TracingLayer};
+        use tower::{Layer, Service};
+        use tracing_subscriber::layer::SubscriberExt;
+        let on_lambda = [("AWS_LAMBDA_FUNCTION_NAME", "user")];
+        for (vars, recorded) in [(&on_lambda[..], false), (&[][..], true)] {
+            let settings = settings(vars);
+            let subscriber = tracing_subscriber::registry().with(settings.filter.clone());
+            let in_span = Arc::new(Mutex::new(None));
+            let seen = in_span.clone();
+            // The runtime's own layer, as lambda_runtime::run wraps every invocation in it.
+            let mut service =
+                TracingLayer::new().layer(tower::service_fn(move |_: LambdaInvocation| {
+                    *seen.lock().unwrap() = Some(!tracing::Span::current().is_disabled());
+                    std::future::ready(Ok::<(), Error>(()))
+                }));
+            let invocation = LambdaInvocation {
+                parts: lambda_http::http::Response::new(()).into_parts().0,
+                body: bytes::Bytes::new(),
+                context: Context::default(),
+            };
+            tracing::subscriber::with_default(subscriber, || drop(service.call(invocation)));
+            assert_eq!(*in_span.lock().unwrap(), Some(recorded), "{vars:?}");
+            // Its events are still let through.
+            assert!(
+                settings
+                    .filter
+                    .would_enable("lambda_runtime::runtime", &tracing::Level::ERROR)
+            );
+        }
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! `hand_written_line_equals_the_json_layers` holds the two paths to the same JSON.
 
 use crate::Outcome;
-use crate::logging::{LogSettings, write_rfc3339_millis};
+use crate::logging::{LogSettings, rfc3339_millis};
 
 use std::io::Write as _;
+
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
 use tracing::Level;
@@ -90,12 +91,13 @@ impl JsonRequestLines {
             static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         let now = SystemTime::now();
+        let timestamp = rfc3339_millis(now.into());
         LINES.with_borrow_mut(|lines| {
             lines.clear();
             if self.enabled(level_of(status)) {
-                line.write_json(lines, now, status, latency_ms, outcome, error);
+                line.write_json(lines, &timestamp, status, latency_ms, outcome, error);
             }
-            crate::metrics::append_request(lines, now, outcome, latency_ms);
+            crate::metrics::append_request(lines, now, &timestamp, outcome, latency_ms);
             if !lines.is_empty() {
                 (self.write)(lines);
             }
@@ -169,35 +171,39 @@ impl RequestLine {
     }
 
     /// The line as [`crate::lambda_json_layer`] writes the event, by hand: the same members in the same
-    /// order, strings escaped by serde_json, and absent ids left out.
+    /// order, strings escaped by serde_json, and absent ids left out. Pieces are appended, not `write!`n:
+    /// the formatting machinery cost more than the line's bytes.
     fn write_json(
         &self,
         out: &mut Vec<u8>,
-        now: SystemTime,
+        timestamp: &[u8; 24],
         status: u16,
         latency_ms: f64,
         outcome: Outcome,
         error: Option<&'static str>,
     ) {
         out.extend_from_slice(br#"{"timestamp":""#);
-        let _ = write_rfc3339_millis(&mut Utf8(out), now.into());
-        let _ = write!(
-            out,
-            r#"","level":"{}","message":"request","method":"{}","route":"#,
-            level_of(status),
-            self.method.as_str()
-        );
+        out.extend_from_slice(timestamp);
+        out.extend_from_slice(br#"","level":""#);
+        out.extend_from_slice(level_of(status).as_str().as_bytes());
+        out.extend_from_slice(br#"","message":"request","method":"#);
+        json_string(out, self.method.as_str());
+        out.extend_from_slice(br#","route":"#);
         json_string(out, &self.route);
-        let _ = write!(out, r#","status":{status},"latency_ms":"#);
+        out.extend_from_slice(br#","status":"#);
+        out.extend_from_slice(itoa::Buffer::new().format(status).as_bytes());
+        out.extend_from_slice(br#","latency_ms":"#);
         let _ = serde_json::to_writer(&mut *out, &latency_ms);
-        let _ = write!(out, r#","outcome":"{}""#, outcome.name());
+        out.extend_from_slice(br#","outcome":""#);
+        out.extend_from_slice(outcome.name().as_bytes());
+        out.push(b'"');
         for (name, value) in [
-            ("error", error),
-            ("requestId", self.request_id.as_deref()),
-            ("xrayTraceId", self.trace_id.as_deref()),
+            (&br#","error":"#[..], error),
+            (br#","requestId":"#, self.request_id.as_deref()),
+            (br#","xrayTraceId":"#, self.trace_id.as_deref()),
         ] {
             if let Some(value) = value {
-                let _ = write!(out, r#","{name}":"#);
+                out.extend_from_slice(name);
                 json_string(out, value);
             }
         }
@@ -216,16 +222,6 @@ fn level_of(status: u16) -> Level {
 
 fn json_string(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
-}
-
-/// `std::fmt::Write` into a byte buffer, for the timestamp writer shared with the `tracing` lines.
-pub(crate) struct Utf8<'a>(pub(crate) &'a mut Vec<u8>);
-
-impl std::fmt::Write for Utf8<'_> {
-    fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(text.as_bytes());
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -262,7 +258,7 @@ mod tests {
         let mut out = Vec::new();
         line.write_json(
             &mut out,
-            SystemTime::now(),
+            &rfc3339_millis(SystemTime::now().into()),
             status,
             12.345678,
             Outcome::InsufficientGrant,

@@ -1,80 +1,245 @@
 //! How an HTTP function meets the Lambda runtime: [`run`] hands a `lambda_http` service to
-//! `lambda_runtime::run` through lambda_http's `Adapter`, behind [`EventGuard`], so that no header can crash
-//! the conversion of an event and a panic anywhere fails only its own invocation, with a contract-shaped 500.
+//! `lambda_runtime::run` behind [`EventGuard`], which does what lambda_http's `Adapter` does (the event into
+//! an `http::Request`, the response into API Gateway's answer) so that no header can crash the conversion of
+//! an event, a panic anywhere fails only its own invocation with a contract-shaped 500, and the conversions
+//! cost less: events are read as [`ApiGatewayEvent`] (an HTTP API event is parsed once, not twice) and
+//! answers written as [`Answer`] (a JSON answer is not copied and decoded again).
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
-use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
-use lambda_http::{Adapter, Body, IntoResponse, LambdaEvent, Request, Response};
+use lambda_http::{Body, IntoResponse, LambdaEvent, Request, RequestExt, Response};
+use serde::ser::{SerializeMap, SerializeStruct};
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use tower::Service;
 
 /// Runs `service` as the function (in place of `lambda_http::run`): every event sanitised, every panic
 /// answered.
-pub async fn run<S, R, E>(service: S) -> Result<(), lambda_http::Error>
+pub async fn run<S, E>(service: S) -> Result<(), lambda_http::Error>
 where
-    S: Service<Request, Response = R, Error = E> + Send + 'static,
+    S: Service<Request, Response = Response<Body>, Error = E> + Send + 'static,
     S::Future: Send + 'static,
-    R: IntoResponse + Send + 'static,
     E: std::fmt::Debug + Into<Diagnostic> + Send + 'static,
 {
     lambda_http::lambda_runtime::run(guard(service)).await
 }
 
 /// The service `run` hands to the runtime, for in-process callers (tests feed it API Gateway events).
-pub fn guard<S, R, E>(service: S) -> EventGuard<Adapter<'static, R, S>>
+pub fn guard<S>(service: S) -> EventGuard<S>
 where
-    S: Service<Request, Response = R, Error = E>,
+    S: Service<Request, Response = Response<Body>>,
     S::Future: Send + 'static,
-    R: IntoResponse,
 {
-    EventGuard {
-        inner: Adapter::from(service),
-    }
+    EventGuard { inner: service }
 }
 
-/// Sanitises each API Gateway event before lambda_http converts it, and turns a panic (in the conversion,
-/// the service or a dependency) into a 500 `{"success": false, "error": "Internal error"}` for that
-/// invocation alone: with `panic = "unwind"` the process goes on serving the next event.
+/// Sanitises each API Gateway event before lambda_http converts it into a request, and turns a panic (in
+/// the conversion, the service or a dependency) into a 500 `{"success": false, "error": "Internal error"}`
+/// for that invocation alone: with `panic = "unwind"` the process goes on serving the next event.
 pub struct EventGuard<S> {
     inner: S,
 }
 
-/// An invocation's answer: the service's, or the 500 of a panicked invocation.
-#[derive(Debug, serde::Serialize)]
-#[serde(untagged)]
-pub enum Guarded<R> {
-    Served(R),
-    PanickedV2(ApiGatewayV2httpResponse),
-    PanickedV1(ApiGatewayProxyResponse),
+/// An invocation's answer in the shape its event's origin expects: what lambda_http's `LambdaResponse`
+/// makes of a response, field for field (the test `answers_are_written_as_lambda_http_writes_them` holds
+/// them to the same JSON), without its copies. For an HTTP API event: `statusCode`, `headers` (the first value
+/// of each name, as lambda_http keeps it), an empty `multiValueHeaders`, `body`, `isBase64Encoded` and the
+/// `Set-Cookie` values as `cookies`; for a REST event every header in `multiValueHeaders`.
+#[derive(Debug)]
+pub struct Answer {
+    rest: bool,
+    status: u16,
+    headers: HeaderMap,
+    cookies: Vec<String>,
+    body: Body,
 }
 
-impl<S> Service<LambdaEvent<LambdaRequest>> for EventGuard<S>
+impl Answer {
+    fn new(origin: &RequestOrigin, response: Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let mut headers = parts.headers;
+        let rest = matches!(origin, RequestOrigin::ApiGatewayV1);
+        let mut cookies = Vec::new();
+        if !rest && headers.contains_key(header::SET_COOKIE) {
+            // API Gateway's payload 2.0 takes cookies apart from the headers.
+            cookies = headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|value| value.to_str().unwrap_or_default().to_owned())
+                .collect();
+            headers.remove(header::SET_COOKIE);
+        }
+        Answer {
+            rest,
+            status: parts.status.as_u16(),
+            headers,
+            cookies,
+            body,
+        }
+    }
+
+    /// `response` made an answer: as it is when it is JSON text (which lambda_http's conversion would copy,
+    /// decode as UTF-8 and hand back unchanged), otherwise through that conversion (the text or binary body
+    /// its content type and encoding call for).
+    async fn of(origin: &RequestOrigin, response: Response<Body>) -> Self {
+        let headers = response.headers();
+        let json_text = matches!(response.body(), Body::Text(_))
+            && !headers.contains_key(header::CONTENT_ENCODING)
+            && headers
+                .get_all(header::CONTENT_TYPE)
+                .iter()
+                .eq([APPLICATION_JSON]);
+        let response = if json_text {
+            response
+        } else {
+            response.into_response().await
+        };
+        Answer::new(origin, response)
+    }
+}
+
+const APPLICATION_JSON: &str = "application/json";
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let empty = HeaderMap::new();
+        let (single, multiple) = if self.rest {
+            (&empty, &self.headers)
+        } else {
+            (&self.headers, &empty)
+        };
+        let body = match &self.body {
+            Body::Empty => None,
+            body => Some(body),
+        };
+        let mut answer = serializer.serialize_struct("Answer", 6)?;
+        answer.serialize_field("statusCode", &self.status)?;
+        answer.serialize_field("headers", &FirstValues(single))?;
+        answer.serialize_field("multiValueHeaders", &AllValues(multiple))?;
+        if let Some(body) = body {
+            answer.serialize_field("body", body)?;
+        }
+        answer.serialize_field("isBase64Encoded", &matches!(self.body, Body::Binary(_)))?;
+        if !self.rest {
+            answer.serialize_field("cookies", &self.cookies)?;
+        }
+        answer.end()
+    }
+}
+
+/// A header's value as the text JSON needs (lambda_http refuses a value that is not UTF-8 the same way).
+fn text_of<E: serde::ser::Error>(value: &HeaderValue) -> Result<&str, E> {
+    std::str::from_utf8(value.as_bytes()).map_err(E::custom)
+}
+
+/// Headers as `{"name": "first value"}`.
+struct FirstValues<'a>(&'a HeaderMap);
+
+impl serde::Serialize for FirstValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
+        for name in self.0.keys() {
+            map.serialize_entry(name.as_str(), text_of::<S::Error>(&self.0[name])?)?;
+        }
+        map.end()
+    }
+}
+
+/// Headers as `{"name": ["value", ...]}`.
+struct AllValues<'a>(&'a HeaderMap);
+
+impl serde::Serialize for AllValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
+        for name in self.0.keys() {
+            let values = self
+                .0
+                .get_all(name)
+                .iter()
+                .map(text_of::<S::Error>)
+                .collect::<Result<Vec<_>, _>>()?;
+            map.serialize_entry(name.as_str(), &values)?;
+        }
+        map.end()
+    }
+}
+
+/// An API Gateway event, read into lambda_http's own [`LambdaRequest`] with the same result as lambda_http's
+/// reading, but faster for HTTP API (payload 2.0) events, which the functions are deployed behind.
+///
+/// lambda_http tries the REST API (payload 1.0) shape first and the HTTP API shape second, so every HTTP API
+/// event is parsed in full once to fail as a REST event (for want of `httpMethod`, which only 1.0 events
+/// have), then again: a third of a warm invocation's own CPU. An event whose text names no `httpMethod`
+/// (nor holds a `\u` escape, the only way JSON could spell that key otherwise) cannot be read as a REST
+/// event, so it is read as an HTTP API event directly; any other event, or one that does not read so, is
+/// read as lambda_http reads it.
+#[derive(Debug)]
+pub struct ApiGatewayEvent(pub LambdaRequest);
+
+impl<'de> serde::Deserialize<'de> for ApiGatewayEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        static HTTP_METHOD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("httpMethod"));
+        static ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("\\u"));
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        let text = raw.get();
+        if HTTP_METHOD.find(text.as_bytes()).is_none()
+            && ESCAPE.find(text.as_bytes()).is_none()
+            && let Ok(event) = serde_json::from_str(text)
+        {
+            return Ok(ApiGatewayEvent(LambdaRequest::ApiGatewayV2(event)));
+        }
+        serde_json::from_str(text)
+            .map(ApiGatewayEvent)
+            .map_err(D::Error::custom)
+    }
+}
+
+impl<S> Service<LambdaEvent<ApiGatewayEvent>> for EventGuard<S>
 where
-    S: Service<LambdaEvent<LambdaRequest>>,
-    S::Response: Send + 'static,
+    S: Service<Request, Response = Response<Body>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
-    type Response = Guarded<S::Response>;
+    type Response = Answer;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, S::Error>>;
+    type Future = BoxFuture<'static, Result<Answer, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut event: LambdaEvent<LambdaRequest>) -> Self::Future {
-        sanitize(&mut event.payload);
-        let origin = event.payload.request_origin();
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(event))) {
+    fn call(&mut self, event: LambdaEvent<ApiGatewayEvent>) -> Self::Future {
+        let LambdaEvent {
+            payload: ApiGatewayEvent(mut payload),
+            context,
+        } = event;
+        sanitize(&mut payload);
+        let origin = payload.request_origin();
+        // As lambda_http's Adapter: the event into a request with the invocation's context, and the trace id
+        // of the invocation in `X-Amzn-Trace-Id`.
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut request = Request::from(payload);
+            if let Some(trace_id) = context.xray_trace_id.as_deref()
+                && let Ok(value) = HeaderValue::from_str(trace_id)
+            {
+                request.headers_mut().insert(X_AMZN_TRACE_ID, value);
+            }
+            self.inner.call(request.with_lambda_context(context))
+        }));
+        match called {
             Ok(future) => Box::pin(async move {
-                match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(result) => result.map(Guarded::Served),
+                let answered = async {
+                    let response = future.await?;
+                    Ok(Answer::of(&origin, response).await)
+                };
+                match AssertUnwindSafe(answered).catch_unwind().await {
+                    Ok(result) => result,
                     Err(_) => Ok(internal_error(&origin)),
                 }
             }),
@@ -82,6 +247,8 @@ where
         }
     }
 }
+
+const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// Drops what lambda_http 1.3 cannot build a URL from (it unwraps the parse): an `X-Forwarded-Proto` other
 /// than exactly `http` or `https`, and a `Host` (header or domain name) that is not a host.
@@ -108,10 +275,13 @@ fn sanitize(request: &mut LambdaRequest) {
     }
 }
 
+/// A constant name: looking a header up by a `&str` parses the name first, for every event.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 fn sanitize_headers(headers: &mut HeaderMap) {
-    let proto = headers.get_all("x-forwarded-proto");
+    let proto = headers.get_all(X_FORWARDED_PROTO);
     if proto.iter().any(|v| v != "http" && v != "https") || proto.iter().count() > 1 {
-        headers.remove("x-forwarded-proto");
+        headers.remove(X_FORWARDED_PROTO);
     }
     let host = headers.get_all(header::HOST);
     if host.iter().any(|v| !v.to_str().is_ok_and(is_host)) || host.iter().count() > 1 {
@@ -160,30 +330,15 @@ fn is_host(text: &str) -> bool {
 }
 
 /// The 500 of a panicked invocation, in the shape its event's origin expects; nothing of the panic.
-fn internal_error<R>(origin: &RequestOrigin) -> Guarded<R> {
-    let response: Response<String> = crate::http::json_response(
+fn internal_error(origin: &RequestOrigin) -> Answer {
+    let mut response: Response<Body> = crate::http::json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         &serde_json::json!({"success": false, "error": "Internal error"}),
     );
-    let (parts, body) = response.into_parts();
-    let mut headers = parts.headers;
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
-    match origin {
-        RequestOrigin::ApiGatewayV1 => {
-            let mut response = ApiGatewayProxyResponse::default();
-            response.status_code = 500;
-            response.multi_value_headers = headers;
-            response.body = Some(Body::Text(body));
-            Guarded::PanickedV1(response)
-        }
-        _ => {
-            let mut response = ApiGatewayV2httpResponse::default();
-            response.status_code = 500;
-            response.headers = headers;
-            response.body = Some(Body::Text(body));
-            Guarded::PanickedV2(response)
-        }
-    }
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Origin"));
+    Answer::new(origin, response)
 }
 
 #[cfg(test)]

@@ -275,12 +275,13 @@ impl VerifiedTokenCache {
     }
 }
 
-/// Bytes an entry is charged: the key, the entry itself and an estimate of its decoded JSON and grants.
+/// Bytes an entry is charged: the key, the entry itself, an estimate of its decoded JSON and grants, and the
+/// claims text it may come to keep ([`VerifiedToken::claims_json`], at most the token's length).
 fn entry_weight(token: &str, verified: &VerifiedToken) -> usize {
     const ENTRY: usize = std::mem::size_of::<CachedToken>() + std::mem::size_of::<VerifiedToken>();
     const NODE: usize = 64; // the map node, the two reference counts and allocator rounding
     let grants: usize = verified.grants.iter().map(|g| g.len() + 48).sum();
-    token.len()
+    2 * token.len()
         + ENTRY
         + NODE
         + object_weight(&verified.header)

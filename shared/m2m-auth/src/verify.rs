@@ -7,7 +7,8 @@ use crate::jws::{self, CompactJws};
 use crate::token_cache::{CachedToken, TokenCacheStats, VerifiedTokenCache};
 use crate::{JsonObject, VerifyError};
 use serde_json::Value;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A token that passed every check, with its effective grants.
@@ -18,6 +19,29 @@ pub struct VerifiedToken {
     pub grants: Grants,
     /// `exp`, in unix seconds.
     pub expires_at: i64,
+    /// [`Self::claims_json`], once asked for.
+    claims_json: OnceLock<Box<str>>,
+    /// The longest claims text kept: the token's length, which the verified-token cache charges for it.
+    claims_json_allowance: usize,
+}
+
+impl VerifiedToken {
+    /// The claims as compact JSON, serialised on first use and kept with the token: a token presented again
+    /// is answered from the verified-token cache, and an answer that echoes its claims then costs a copy,
+    /// not a serialisation. The text is kept only while no longer than the token (a payload's JSON is shorter
+    /// than its base64url form, and compact re-serialisation rarely lengthens it); a longer one is
+    /// serialised again each time, so the cache's bound in bytes holds.
+    pub fn claims_json(&self) -> Cow<'_, str> {
+        if let Some(text) = self.claims_json.get() {
+            return Cow::Borrowed(text);
+        }
+        // A map of JSON values with string keys always serialises.
+        let text = serde_json::to_string(&self.claims).unwrap_or_else(|_| "{}".to_owned());
+        if text.len() > self.claims_json_allowance {
+            return Cow::Owned(text);
+        }
+        Cow::Borrowed(self.claims_json.get_or_init(|| text.into_boxed_str()))
+    }
 }
 
 /// The rules a token's header and claims must meet (docs/contract.md section 3), besides its signature:
@@ -388,6 +412,8 @@ impl Verifier {
             claims,
             grants,
             expires_at: validity.exp as i64,
+            claims_json: OnceLock::new(),
+            claims_json_allowance: token.len(),
         });
         if self.verified.is_enabled() {
             self.verified.insert(
