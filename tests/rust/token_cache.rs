@@ -224,3 +224,35 @@ fn a_flood_of_distinct_valid_tokens_keeps_the_cache_and_memory_bounded() {
         after - full
     );
 }
+
+#[tokio::test]
+async fn a_token_answered_from_the_cache_echoes_the_claims_it_was_verified_with() {
+    let issuer = start_issuer().await;
+    let api = protected_api(&issuer, USER, &[]);
+    let note = "\"quoted\" \\ é \u{1} \u{2028} </script>";
+    let token = signed(
+        &issuer,
+        json!({}),
+        json!({"permissions": ["read:data"], "note": note, "ratio": 0.125, "big": 1e300}),
+    );
+    let payload: serde_json::Value =
+        serde_json::from_slice(&unb64(token.split('.').nth(1).unwrap())).unwrap();
+    let first = call(&api, bearer("/api/user", &token)).await;
+    let again = call(&api, bearer("/api/user", &token)).await;
+    assert_eq!(api.verifier().cache_stats().hits, 1);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.body, again.body);
+    assert_eq!(first.body["claims"], payload);
+    assert_eq!(first.body["claims"]["note"], note);
+
+    // The kept text is the claims': a clone whose claims change answers its own.
+    let verified = api.verifier().verify(&token).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&verified.claims_json()).unwrap(),
+        payload
+    );
+    let mut changed = (*verified).clone();
+    changed.claims.insert("note".into(), json!("changed"));
+    let text: serde_json::Value = serde_json::from_str(&changed.claims_json()).unwrap();
+    assert_eq!(text["note"], "changed");
+}

@@ -302,6 +302,11 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The bytes of base64url text without padding (what the tests made themselves).
+pub fn unb64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).expect("base64url")
+}
+
 /// True in a process of the test binary started to run only the test `module::test` (the caller then runs
 /// its body); anywhere else, runs that one test in such a process, fails unless it passed, and returns false
 /// (the caller then returns). For the few tests that own process-wide state: a global log subscriber, the

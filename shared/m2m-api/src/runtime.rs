@@ -61,6 +61,8 @@ impl Answer {
     fn new(origin: &RequestOrigin, response: Response<Body>) -> Self {
         let (parts, body) = response.into_parts();
         let mut headers = parts.headers;
+        // The two origins of the lambda_http features the workspace enables (its Cargo.toml); another one
+        // (ALB, WebSocket) would need its own shape here.
         let rest = matches!(origin, RequestOrigin::ApiGatewayV1);
         let mut cookies = Vec::new();
         if !rest && headers.contains_key(header::SET_COOKIE) {
@@ -82,11 +84,12 @@ impl Answer {
     }
 
     /// `response` made an answer: as it is when it is JSON text (which lambda_http's conversion would copy,
-    /// decode as UTF-8 and hand back unchanged), otherwise through that conversion (the text or binary body
-    /// its content type and encoding call for).
+    /// decode as UTF-8 and hand back unchanged, unless it began with a byte order mark, which the decoding
+    /// drops), otherwise through that conversion (the text or binary body its content type and encoding call
+    /// for).
     async fn of(origin: &RequestOrigin, response: Response<Body>) -> Self {
         let headers = response.headers();
-        let json_text = matches!(response.body(), Body::Text(_))
+        let json_text = matches!(response.body(), Body::Text(text) if !text.starts_with('\u{feff}'))
             && !headers.contains_key(header::CONTENT_ENCODING)
             && headers
                 .get_all(header::CONTENT_TYPE)

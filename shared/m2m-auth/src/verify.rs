@@ -20,7 +20,7 @@ pub struct VerifiedToken {
     /// `exp`, in unix seconds.
     pub expires_at: i64,
     /// [`Self::claims_json`], once asked for.
-    claims_json: OnceLock<Box<str>>,
+    claims_json: ClaimsJson,
     /// The longest claims text kept: the token's length, which the verified-token cache charges for it.
     claims_json_allowance: usize,
 }
@@ -32,7 +32,7 @@ impl VerifiedToken {
     /// than its base64url form, and compact re-serialisation rarely lengthens it); a longer one is
     /// serialised again each time, so the cache's bound in bytes holds.
     pub fn claims_json(&self) -> Cow<'_, str> {
-        if let Some(text) = self.claims_json.get() {
+        if let Some(text) = self.claims_json.0.get() {
             return Cow::Borrowed(text);
         }
         // A map of JSON values with string keys always serialises.
@@ -40,7 +40,18 @@ impl VerifiedToken {
         if text.len() > self.claims_json_allowance {
             return Cow::Owned(text);
         }
-        Cow::Borrowed(self.claims_json.get_or_init(|| text.into_boxed_str()))
+        Cow::Borrowed(self.claims_json.0.get_or_init(|| text.into_boxed_str()))
+    }
+}
+
+/// The kept claims text of one token. A clone starts without it: a clone's `claims` may be changed, and its
+/// text must then be theirs.
+#[derive(Debug, Default)]
+struct ClaimsJson(OnceLock<Box<str>>);
+
+impl Clone for ClaimsJson {
+    fn clone(&self) -> Self {
+        ClaimsJson::default()
     }
 }
 
@@ -412,7 +423,7 @@ impl Verifier {
             claims,
             grants,
             expires_at: validity.exp as i64,
-            claims_json: OnceLock::new(),
+            claims_json: ClaimsJson::default(),
             claims_json_allowance: token.len(),
         });
         if self.verified.is_enabled() {
