@@ -145,10 +145,7 @@ def main():
             open(jwks_file, "wb").write(response.read())
         node = shutil.which("node")
         user = [os.path.join(args.bin_dir, "user")]
-        same_answer = {}
-        if "trivial_same_answer" in cases:
-            _, answer = measure_answering(user, env, repeated[:5], repeated[5:10])
-            same_answer = {"TRIVIAL_ANSWER": json.dumps({"headers": answer["headers"], "body": answer["body"]})}
+        same_answer = same_answer_env(user, env, repeated) if "trivial_same_answer" in cases else {}
         plans = {
             "trivial": ([os.path.join(args.bin_dir, "examples", "trivial_lambda")], env, repeated),
             "trivial_same_answer": ([os.path.join(args.bin_dir, "examples", "trivial_lambda")],
@@ -194,8 +191,18 @@ def main():
         results["typical_client_us"] = typical
         print(f"typical client (one token for {TYPICAL_REQUESTS_PER_TOKEN} requests): {typical:.1f} µs per request"
               + (f"  {typical / floor:.3f}× trivial" if floor else ""))
-    if args.json:
-        with open(args.json, "w") as f:
+    save(results, args.json)
+
+
+def same_answer_env(user, env, events):
+    """The environment that makes the trivial function answer what `user` answers to `events`."""
+    _, answer = measure_answering(user, env, events[:5], events[5:10])
+    return {"TRIVIAL_ANSWER": json.dumps({"headers": answer["headers"], "body": answer["body"]})}
+
+
+def save(results, path):
+    if path:
+        with open(path, "w") as f:
             json.dump(results, f, indent=2)
 
 

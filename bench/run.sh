@@ -10,6 +10,8 @@
 #   3b. CPU per warm invocation (the process's own on-CPU time) of the release `user` function under a local
 #      Lambda Runtime API, a token presented again and a new token per event, next to a trivial lambda_http
 #      function and Node 20 + aws-jwt-verify -> invocation_cpu.json
+#   3c. when valgrind is installed: instructions per warm invocation in user space, the count the machine's
+#      noise cannot move -> invocation_instructions.json
 #   4. the release zips of the four functions (arm64 when its Rust target is installed, else this machine's
 #      architecture) -> sizes.json
 #   5. summary.md: all of the above as the tables BENCHMARKS.md holds
@@ -78,6 +80,10 @@ python3 bench/coldstart.py --runs "$runs" --rss "$invocations" --bin-dir "$bin_d
 
 step "CPU per warm invocation under a local Lambda Runtime API"
 python3 bench/invocation_cpu.py "${cpu_args[@]}" --bin-dir "$bin_dir" --json "$out/invocation_cpu.json"
+if command -v valgrind >/dev/null; then
+  step "instructions per warm invocation (callgrind)"
+  python3 bench/invocation_instructions.py --bin-dir "$bin_dir" --json "$out/invocation_instructions.json"
+fi
 
 step "release zips"
 arch=host
