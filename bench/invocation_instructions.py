@@ -8,6 +8,9 @@ The same harness, events and cases as bench/invocation_cpu.py: each function run
 is what one warm invocation executes (the runtime loop, event parsing, the handler, the answer, the log line).
 Needs valgrind (`apt-get install valgrind`); about a minute per case.
 
+Cases: those of bench/invocation_cpu.py but Node's (trivial, trivial_same_answer, user_repeated, user_new,
+user_no_cache).
+
     python3 bench/invocation_instructions.py [--n 1000] [--warmup 50] [--bin-dir target/release]
                                              [--cases trivial,trivial_same_answer,user_repeated]
                                              [--json out.json]
@@ -72,7 +75,8 @@ def main():
         total = args.warmup + args.n
         token = distinct_token(base_url, -1)
         repeated = [user_event(token)] * total
-        new = [user_event(distinct_token(base_url, n)) for n in range(total)] if "user_new" in cases else []
+        new = [user_event(distinct_token(base_url, n)) for n in range(total)] \
+            if any(case in cases for case in ("user_new", "user_no_cache")) else []
         env = function_env("user", base_url, None)
         trivial = [os.path.join(args.bin_dir, "examples", "trivial_lambda")]
         user = [os.path.join(args.bin_dir, "user")]
@@ -82,6 +86,7 @@ def main():
             "trivial_same_answer": (trivial, {**env, **same_answer}, repeated),
             "user_repeated": (user, env, repeated),
             "user_new": (user, env, new),
+            "user_no_cache": (user, {**env, "VERIFIED_TOKEN_CACHE_ENTRIES": "0"}, new),
         }
         results = {"n": args.n, "warmup": args.warmup, "cases": {}}
         for case in cases:
