@@ -195,6 +195,25 @@ impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Millis {
     }
 }
 
+/// One reading of the clock as the per-request lines write it: RFC 3339 text for their `timestamp`, Unix
+/// milliseconds for the EMF line's `_aws.Timestamp`.
+pub(crate) struct Timestamp {
+    pub(crate) unix_ms: u128,
+    pub(crate) rfc3339: [u8; 24],
+}
+
+impl Timestamp {
+    pub(crate) fn now() -> Self {
+        let now = std::time::SystemTime::now();
+        Timestamp {
+            unix_ms: now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis()),
+            rfc3339: rfc3339_millis(now.into()),
+        }
+    }
+}
+
 /// `at` (UTC) as `2026-12-01T09:19:41.123Z`, digit by digit: every request's log and metrics lines carry
 /// one, and `write!` with padded fields cost more than the rest of those lines.
 pub(crate) fn rfc3339_millis(at: time::OffsetDateTime) -> [u8; 24] {

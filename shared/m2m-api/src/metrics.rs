@@ -8,7 +8,7 @@
 //! Dimension values are the function's name and an [`Outcome`], a fixed set: nothing from a request or token.
 
 use crate::Outcome;
-use crate::logging::rfc3339_millis;
+use crate::logging::Timestamp;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -98,6 +98,16 @@ pub(crate) fn secret_read_failed() {
 /// Where finished lines go: stdout in the functions, a buffer in tests.
 pub(crate) type Sink = Box<dyn Fn(&[u8]) + Send + Sync>;
 
+/// `writer` as a [`Sink`]. A line that cannot be written is lost: never the request.
+pub(crate) fn sink<W>(writer: W) -> Sink
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    Box::new(move |line| {
+        let _ = writer.make_writer().write_all(line);
+    })
+}
+
 struct Emitter {
     /// What comes before the line's `timestamp`, built once: `{"level":"INFO","timestamp":"`.
     head: String,
@@ -122,13 +132,7 @@ where
     let mut installed = false;
     EMITTER.get_or_init(|| {
         installed = true;
-        Emitter::new(
-            settings,
-            Box::new(move |line| {
-                // A metrics line that cannot be written is lost, like a log line: never the request.
-                let _ = writer.make_writer().write_all(line);
-            }),
-        )
+        Emitter::new(settings, sink(writer))
     });
     installed
 }
@@ -162,24 +166,14 @@ impl Emitter {
         })
     }
 
-    /// Appends the line of one request, finished at `now` (`timestamp` is `now` in RFC 3339), to `line`.
+    /// Appends the line of one request, finished `at`, to `line`.
     /// Pieces are appended, not `write!`n: the formatting machinery cost more than the line's bytes.
-    fn write_line(
-        &self,
-        line: &mut Vec<u8>,
-        now: std::time::SystemTime,
-        timestamp: &[u8; 24],
-        outcome: Outcome,
-        latency_ms: f64,
-    ) {
+    fn write_line(&self, line: &mut Vec<u8>, at: &Timestamp, outcome: Outcome, latency_ms: f64) {
         let mut integer = itoa::Buffer::new();
-        let now_ms = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis());
         line.extend_from_slice(self.head.as_bytes());
-        line.extend_from_slice(timestamp);
+        line.extend_from_slice(&at.rfc3339);
         line.extend_from_slice(br#"","_aws":{"Timestamp":"#);
-        line.extend_from_slice(integer.format(now_ms).as_bytes());
+        line.extend_from_slice(integer.format(at.unix_ms).as_bytes());
         line.extend_from_slice(self.declarations.as_bytes());
         line.extend_from_slice(br#","Function":"#);
         line.extend_from_slice(self.function.as_bytes());
@@ -215,14 +209,7 @@ impl Emitter {
     #[cfg(test)]
     fn line(&self, outcome: Outcome, latency_ms: f64) -> String {
         let mut line = Vec::new();
-        let now = std::time::SystemTime::now();
-        self.write_line(
-            &mut line,
-            now,
-            &rfc3339_millis(now.into()),
-            outcome,
-            latency_ms,
-        );
+        self.write_line(&mut line, &Timestamp::now(), outcome, latency_ms);
         String::from_utf8(line).expect("UTF-8")
     }
 }
@@ -238,8 +225,7 @@ pub fn record_request(outcome: Outcome, latency_ms: f64) {
     if let Some(Some(emitter)) = EMITTER.get() {
         LINE.with_borrow_mut(|line| {
             line.clear();
-            let now = std::time::SystemTime::now();
-            emitter.write_line(line, now, &rfc3339_millis(now.into()), outcome, latency_ms);
+            emitter.write_line(line, &Timestamp::now(), outcome, latency_ms);
             (emitter.sink)(line);
         });
     }
@@ -249,13 +235,12 @@ pub fn record_request(outcome: Outcome, latency_ms: f64) {
 /// writes both at once ([`crate::RequestLine`]). Nothing when no metrics are installed.
 pub(crate) fn append_request(
     lines: &mut Vec<u8>,
-    now: std::time::SystemTime,
-    timestamp: &[u8; 24],
+    at: &Timestamp,
     outcome: Outcome,
     latency_ms: f64,
 ) {
     if let Some(Some(emitter)) = EMITTER.get() {
-        emitter.write_line(lines, now, timestamp, outcome, latency_ms);
+        emitter.write_line(lines, at, outcome, latency_ms);
     }
 }
 

@@ -7,12 +7,10 @@
 //! `hand_written_line_equals_the_json_layers` holds the two paths to the same JSON.
 
 use crate::Outcome;
-use crate::logging::{LogSettings, rfc3339_millis};
-
-use std::io::Write as _;
+use crate::logging::{LogSettings, Timestamp};
 
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 use tracing::Level;
 
 /// What the one log line and metrics record of a request need of it, taken when the request arrives
@@ -61,10 +59,7 @@ impl JsonRequestLines {
         JsonRequestLines {
             info: settings.filter.would_enable(TARGET, &Level::INFO),
             warn: settings.filter.would_enable(TARGET, &Level::WARN),
-            write: Box::new(move |bytes| {
-                // A line that cannot be written is lost: never the request.
-                let _ = writer.make_writer().write_all(bytes);
-            }),
+            write: crate::metrics::sink(writer),
         }
     }
 
@@ -90,14 +85,13 @@ impl JsonRequestLines {
             // One buffer per thread, reused: no allocation per request.
             static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let now = SystemTime::now();
-        let timestamp = rfc3339_millis(now.into());
+        let at = Timestamp::now();
         LINES.with_borrow_mut(|lines| {
             lines.clear();
             if self.enabled(level_of(status)) {
-                line.write_json(lines, &timestamp, status, latency_ms, outcome, error);
+                line.write_json(lines, &at, status, latency_ms, outcome, error);
             }
-            crate::metrics::append_request(lines, now, &timestamp, outcome, latency_ms);
+            crate::metrics::append_request(lines, &at, outcome, latency_ms);
             if !lines.is_empty() {
                 (self.write)(lines);
             }
@@ -176,14 +170,14 @@ impl RequestLine {
     fn write_json(
         &self,
         out: &mut Vec<u8>,
-        timestamp: &[u8; 24],
+        at: &Timestamp,
         status: u16,
         latency_ms: f64,
         outcome: Outcome,
         error: Option<&'static str>,
     ) {
         out.extend_from_slice(br#"{"timestamp":""#);
-        out.extend_from_slice(timestamp);
+        out.extend_from_slice(&at.rfc3339);
         out.extend_from_slice(br#"","level":""#);
         out.extend_from_slice(level_of(status).as_str().as_bytes());
         out.extend_from_slice(br#"","message":"request","method":"#);
@@ -258,7 +252,7 @@ mod tests {
         let mut out = Vec::new();
         line.write_json(
             &mut out,
-            &rfc3339_millis(SystemTime::now().into()),
+            &Timestamp::now(),
             status,
             12.345678,
             Outcome::InsufficientGrant,

@@ -114,16 +114,12 @@ impl serde::Serialize for Answer {
         } else {
             (&self.headers, &empty)
         };
-        let body = match &self.body {
-            Body::Empty => None,
-            body => Some(body),
-        };
         let mut answer = serializer.serialize_struct("Answer", 6)?;
         answer.serialize_field("statusCode", &self.status)?;
         answer.serialize_field("headers", &FirstValues(single))?;
         answer.serialize_field("multiValueHeaders", &AllValues(multiple))?;
-        if let Some(body) = body {
-            answer.serialize_field("body", body)?;
+        if !matches!(self.body, Body::Empty) {
+            answer.serialize_field("body", &self.body)?;
         }
         answer.serialize_field("isBase64Encoded", &matches!(self.body, Body::Binary(_)))?;
         if !self.rest {
