@@ -15,6 +15,7 @@ mod grants;
 mod jwks;
 mod jws;
 mod keys;
+pub mod lifetime;
 mod strict_json;
 mod token_cache;
 mod verify;
