@@ -21,11 +21,12 @@ OUTCOMES = {
     "granted", "issued", "preflight", "missing_authorization", "access_key_required", "invalid_token_expired",
     "invalid_token_signature", "invalid_token_claims", "invalid_token_malformed", "insufficient_grant",
     "keys_unavailable", "bad_request", "authentication_failed", "provider_error", "provider_timeout",
-    "secret_unavailable", "method_not_allowed", "not_found",
+    "secret_unavailable", "method_not_allowed", "not_found", "principal_not_allowed", "internal_error",
 }
 METRICS = {"Requests": "Count", "Latency": "Milliseconds", "JwksFetches": "Count", "JwksFetchFailures": "Count",
            "SecretReadFailures": "Count", "VerifiedTokenCacheHits": "Count", "VerifiedTokenCacheMisses": "Count",
-           "VerifiedTokenCacheEvictions": "Count"}
+           "VerifiedTokenCacheEvictions": "Count", "IssuedTokenCacheHits": "Count",
+           "IssuedTokenCacheMisses": "Count"}
 #: The AWS credentials the harness gives every function: no line at any level may hold them.
 AWS_CREDENTIALS = ["deployed-shape-not-a-secret", "deployed-shape-session"]
 

@@ -682,3 +682,56 @@ async fn each_decision_is_classified_for_the_metrics() {
     assert!(answer.is_err());
     assert_eq!(verdict, Verdict::NotAnAuthorizerEvent);
 }
+
+/// A grant on a path that a parameter route (or an `ANY` route) serves: the simple answer and the IAM answer
+/// decide alike, by the request's own method and path, whatever route API Gateway matched.
+#[tokio::test]
+async fn simple_and_iam_answers_decide_alike_when_a_parameter_or_any_route_serves_the_request() {
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let reader = bearer_value(&token_for(&tokens, "dev-reader-key", &[]).await);
+    let admin = bearer_value(&token_for(&tokens, "dev-admin-key", &[]).await);
+    let grants = r#"{"GET /reports/secret": "admin", "GET /x": "admin"}"#;
+    let simple = authorizer(&issuer, &[("AUTHORIZER_GRANTS", grants)]);
+    let iam = authorizer(
+        &issuer,
+        &[
+            ("AUTHORIZER_GRANTS", grants),
+            ("AUTHORIZER_RESPONSE", "iam"),
+        ],
+    );
+    // (route API Gateway matched, method, path, reader allowed?)
+    let cases = [
+        ("GET /reports/{id}", "GET", "/reports/secret", false),
+        ("GET /reports/{id}", "GET", "/reports/1", true),
+        ("ANY /x", "GET", "/x", false),
+        ("ANY /x", "POST", "/x", true),
+        ("GET /{proxy+}", "GET", "/reports/secret", false),
+    ];
+    for (route, method, path, reader_allowed) in cases {
+        for (mode, authorizer, kind) in [
+            ("simple", &simple, Kind::V2Simple),
+            ("iam", &iam, Kind::V2Iam),
+        ] {
+            for (who, auth, expected) in
+                [("reader", &reader, reader_allowed), ("admin", &admin, true)]
+            {
+                let mut event = event(kind, method, path, Auth::Header(auth));
+                event["routeKey"] = json!(route);
+                event["requestContext"]["routeKey"] = json!(route);
+                let answer = authorizer.answer(event).await.expect("an answer");
+                let allowed = match kind {
+                    Kind::V2Simple => answer["isAuthorized"].as_bool().expect("isAuthorized"),
+                    _ => policy_allows(
+                        &answer["policyDocument"],
+                        &format!("{}/{method}{path}", stage(kind)),
+                    ),
+                };
+                assert_eq!(
+                    allowed, expected,
+                    "{mode}: {who} on {route} at {method} {path}"
+                );
+            }
+        }
+    }
+}

@@ -19,7 +19,9 @@ async fn keys_are_fetched_once_and_reused() {
 #[tokio::test]
 async fn rotation_fails_no_request() {
     let issuer = start_issuer().await;
-    let token_api = token_api(&issuer, &[]);
+    // Every call a new exchange: the token after the rotation is signed with the new key, not handed out
+    // again from the token function's cache.
+    let token_api = token_api(&issuer, &[("ISSUED_TOKEN_CACHE_ENTRIES", "0")]);
     let api = Arc::new(protected_api(&issuer, USER, &[]));
     let old = token_for(&token_api, "dev-reader-key", &[]).await;
     assert_eq!(call(&*api, bearer("/a", &old)).await.status, 200);

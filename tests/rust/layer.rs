@@ -176,7 +176,7 @@ async fn api_layer_answers_cors_and_methods_as_before() {
     let issuer = start_issuer().await;
     let tokens = token_api(&issuer, &[]);
     let token = token_for(&tokens, "dev-reader-key", &[]).await;
-    let cors = Cors::new(["https://app.example".to_owned()]);
+    let cors = Cors::parse("https://app.example").unwrap();
     let service = ServiceBuilder::new()
         .layer(ApiLayer::new(cors))
         .layer(RequireGrant::new(verifier(&issuer), Require::AnyValidToken))

@@ -93,6 +93,8 @@ fn emf(line: &str) -> Value {
         }
     }
     let expected = [
+        "IssuedTokenCacheHits",
+        "IssuedTokenCacheMisses",
         "JwksFetchFailures",
         "JwksFetches",
         "Latency",

@@ -7,8 +7,7 @@
 //! fails with a message saying so. Nothing is skipped.
 
 use m2m_api::{
-    ADMIN, AuthConfig, Cors, CredentialKind, CredentialSettings, PROTECTED, ProtectedApi,
-    Protection, TokenApi, TokenSettings, USER,
+    ADMIN, AuthConfig, Cors, PROTECTED, ProtectedApi, Protection, TokenApi, TokenSettings, USER,
 };
 use m2m_tests::*;
 use serde_json::{Value, json};
@@ -120,6 +119,10 @@ impl OidcProvider {
             ("AUTH_PROVIDER".into(), "oidc".into()),
             ("OIDC_ISSUER".into(), self.issuer.clone()),
             ("JWT_AUDIENCE".into(), API.into()),
+            (
+                "STACK_KEY_PRINCIPALS".into(),
+                format!(r#"{{"{IAM_ROLE}": ["*"]}}"#),
+            ),
         ];
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         move |name| {
@@ -132,15 +135,9 @@ impl OidcProvider {
 
     /// The token function with AUTH_PROVIDER=oidc, plus `extra` variables (which win).
     fn token_api(&self, extra: &[(&str, &str)]) -> TokenApi {
-        let auth = AuthConfig::from_lookup(self.lookup(extra)).expect("valid oidc configuration");
-        let credentials =
-            CredentialSettings::from_lookup(CredentialKind::OAuthClient, self.lookup(extra))
-                .expect("valid credentials configuration");
-        TokenApi::new(TokenSettings {
-            auth,
-            credentials,
-            cors: Cors::default(),
-        })
+        TokenApi::new(
+            TokenSettings::from_lookup(self.lookup(extra)).expect("valid oidc configuration"),
+        )
         .expect("token api")
     }
 

@@ -6,9 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use descope_local::{IssuerConfig, LocalIssuer, RunningIssuer};
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
-use m2m_api::{
-    ApiLayer, AuthConfig, CredentialSettings, ProtectedApi, Protection, TokenApi, TokenSettings,
-};
+use m2m_api::{ApiLayer, AuthConfig, ProtectedApi, Protection, TokenApi, TokenSettings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
@@ -58,20 +56,21 @@ pub fn auth_config(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> AuthConfig 
     AuthConfig::from_lookup(lookup(&refs)).expect("valid test configuration")
 }
 
-/// The token function configured against `issuer`, plus `vars` (which win).
+/// The IAM principal [`from_iam_caller`] signs as: a session of the role [`IAM_ROLE`].
+pub const IAM_CALLER: &str = "arn:aws:sts::123456789012:assumed-role/reporting-job/i-0abc";
+/// The role the token functions of these tests list in `STACK_KEY_PRINCIPALS`, with all of the key's grants.
+pub const IAM_ROLE: &str = "arn:aws:iam::123456789012:role/reporting-job";
+
+/// The token function configured against `issuer` (its `STACK_KEY_PRINCIPALS` lets [`IAM_ROLE`] have every
+/// grant of the stack's key), plus `vars` (which win).
 pub fn token_api(issuer: &RunningIssuer, vars: &[(&str, &str)]) -> TokenApi {
-    let all = with_issuer(issuer, vars);
+    let principals = format!(r#"{{"{IAM_ROLE}": ["*"]}}"#);
+    let mut vars = vars.to_vec();
+    vars.insert(0, ("STACK_KEY_PRINCIPALS", &principals));
+    let all = with_issuer(issuer, &vars);
     let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let auth = AuthConfig::from_lookup(lookup(&refs)).expect("valid auth configuration");
-    let credentials =
-        CredentialSettings::from_lookup(m2m_api::CredentialKind::DescopeAccessKey, lookup(&refs))
-            .expect("valid credential configuration");
-    TokenApi::new(TokenSettings {
-        auth,
-        credentials,
-        cors: m2m_api::Cors::default(),
-    })
-    .expect("token api")
+    TokenApi::new(TokenSettings::from_lookup(lookup(&refs)).expect("valid configuration"))
+        .expect("token api")
 }
 
 /// A protected function configured against `issuer`.
@@ -201,18 +200,24 @@ pub async fn exchange(api: &TokenApi, body: Value) -> Reply {
 /// `request` as API Gateway hands it over from a route with IAM authorization: the SigV4 signer's identity
 /// in `requestContext.authorizer.iam` (which no header can forge).
 pub fn from_iam_caller(request: Request) -> Request {
+    from_iam_principal(request, IAM_CALLER)
+}
+
+/// [`from_iam_caller`] signed as `principal`, on the IAM route (the context's `routeKey`).
+pub fn from_iam_principal(request: Request, principal: &str) -> Request {
     use lambda_http::RequestExt;
     use lambda_http::aws_lambda_events::apigw::{
         ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
         ApiGatewayV2httpRequestContext,
     };
     let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
-    iam.user_arn = Some("arn:aws:sts::123456789012:assumed-role/reporting-job/i-0abc".into());
+    iam.user_arn = Some(principal.into());
     iam.account_id = Some("123456789012".into());
     let mut authorizer = ApiGatewayRequestAuthorizer::default();
     authorizer.iam = Some(iam);
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.authorizer = Some(authorizer);
+    context.route_key = Some(format!("POST {}", m2m_api::IAM_ROUTE));
     request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context))
 }
 

@@ -10,6 +10,8 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     m2m_api::init_tracing();
     let authorizer: &'static _ = Box::leak(Box::new(m2m_authorizer::Authorizer::from_env()?));
+    // The signing keys fetched during init (never fatal).
+    authorizer.verifier().hydrate().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let started = std::time::Instant::now();
         let (answer, verdict) = authorizer.decide(event.payload).await;

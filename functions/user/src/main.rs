@@ -8,8 +8,11 @@ use tower::ServiceBuilder;
 async fn main() -> Result<(), lambda_http::Error> {
     m2m_api::init_tracing();
     let verifier = m2m_api::verifier_from_env()?;
+    // The signing keys fetched during init (never fatal): a container started ahead of traffic answers
+    // its first request without a fetch.
+    verifier.hydrate().await;
     let service = ServiceBuilder::new()
-        .layer(ApiLayer::from_env()) // CORS, POST only, one log line per request
+        .layer(ApiLayer::from_env()?) // CORS, POST only, one log line per request
         .layer(RequireGrant::new(verifier, Require::Grant("read:data")))
         .service_fn(|request| m2m_api::succeeded(request, "User API call succeeded!"));
     m2m_api::run(service).await

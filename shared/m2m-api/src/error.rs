@@ -42,6 +42,19 @@ pub enum ApiError {
     /// A backend behind the authorizer was reached without the authorizer's context.
     #[error("No authorizer context: this route is served behind the authorizer")]
     NoAuthorizerContext,
+    /// The event holds what no HTTP request can (a raw space or quote in the query string, a body marked
+    /// base64 that is not): lambda_http could not make a request of it.
+    #[error("Malformed request")]
+    MalformedRequest,
+    /// The IAM principal API Gateway authenticated is not listed in `STACK_KEY_PRINCIPALS`.
+    #[error("This IAM principal may not use the stack's key")]
+    PrincipalNotAllowed,
+    /// The IAM principal asked for a scope `STACK_KEY_PRINCIPALS` does not let it receive.
+    #[error("Scope not granted to this IAM principal: '{0}'")]
+    ScopeNotAllowedForPrincipal(String),
+    /// The invocation panicked: nothing of the panic is told.
+    #[error("Internal error")]
+    Internal,
 }
 
 /// Why the identity provider's answer could not be used (a 502). The text is ours, never the provider's
@@ -95,17 +108,22 @@ impl ProviderError {
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => 400,
+            ApiError::BadRequest(_)
+            | ApiError::ProviderRejected(_)
+            | ApiError::MalformedRequest => 400,
             ApiError::AuthenticationFailed(_)
             | ApiError::AccessKeyRequired
             | ApiError::MissingAuthorization
             | ApiError::NoAuthorizerContext => 401,
             ApiError::KeysUnavailable { .. } => 503,
             ApiError::InvalidToken(_) => 401,
-            ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => 403,
+            ApiError::ScopeNotGranted(_)
+            | ApiError::InsufficientScope(_)
+            | ApiError::PrincipalNotAllowed
+            | ApiError::ScopeNotAllowedForPrincipal(_) => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
-            ApiError::Secret(_) => 500,
+            ApiError::Secret(_) | ApiError::Internal => 500,
             ApiError::Provider(_) => 502,
             ApiError::ProviderTimeout => 504,
         }
@@ -159,6 +177,10 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::NoAuthorizerContext => "no_authorizer_context",
+            ApiError::MalformedRequest => "malformed_request",
+            ApiError::PrincipalNotAllowed => "principal_not_allowed",
+            ApiError::ScopeNotAllowedForPrincipal(_) => "scope_not_allowed_for_principal",
+            ApiError::Internal => "internal_error",
         }
     }
 }

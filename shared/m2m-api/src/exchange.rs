@@ -190,13 +190,25 @@ fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> 
             .map(str::to_owned)
             .unwrap_or_else(|| format!("status {status}")),
     };
-    // Bounded before the redaction (whose cost grows with the text) and again after it.
-    let text: String = text.chars().take(4 * MAX_PROVIDER_MESSAGE).collect();
+    // Invisible characters go first: a control or format character (a zero-width space) between two
+    // characters of the key would otherwise split every run the redaction looks for. Bounded before the
+    // redaction (whose cost grows with the text) and again after it.
+    let text: String = text
+        .chars()
+        .filter(|&c| !is_invisible(c))
+        .take(4 * MAX_PROVIDER_MESSAGE)
+        .collect();
     redact_key(&text, access_key)
         .chars()
-        .filter(|c| !c.is_control())
         .take(MAX_PROVIDER_MESSAGE)
         .collect()
+}
+
+/// Control characters (Cc) and format characters (Cf: zero-width spaces and joiners, bidirectional marks,
+/// soft hyphens), which show nothing or rearrange what is shown.
+fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.is_control() || c.general_category() == GeneralCategory::Format
 }
 
 /// Shortest run of the caller's key that is never repeated back: a provider that quotes the key, or part of
@@ -204,9 +216,11 @@ fn provider_message(document: Option<&Value>, status: u16, access_key: &str) -> 
 const KEY_RUN: usize = 8;
 
 /// `text` with every stretch that shares a run of [`KEY_RUN`] bytes with `key` (or, for a shorter key, the
-/// whole key) replaced by `[redacted]`.
+/// whole key) replaced by `[redacted]`, letters compared without their case (a provider that upper-cases
+/// what it quotes still quotes the key; keys are ASCII, so ASCII folding keeps every byte in its place).
 fn redact_key(text: &str, key: &str) -> String {
-    let (text_bytes, key_bytes) = (text.as_bytes(), key.as_bytes());
+    let (folded_text, folded_key) = (text.to_ascii_lowercase(), key.to_ascii_lowercase());
+    let (text_bytes, key_bytes) = (folded_text.as_bytes(), folded_key.as_bytes());
     let run = KEY_RUN.min(key_bytes.len());
     if run == 0 || text_bytes.len() < run {
         return text.to_owned();
@@ -305,5 +319,41 @@ mod tests {
             "bad key [redacted]!"
         );
         assert_eq!(redact_key("ünïcode K2abcdefgh", key), "ünïcode [redacted]");
+    }
+
+    #[test]
+    fn invisible_characters_and_case_hide_no_part_of_the_key() {
+        let key = "K2abcdefgh:0123456789secret";
+        let interleave = |separator: &str| {
+            key.chars()
+                .map(|c| format!("{c}{separator}"))
+                .collect::<String>()
+        };
+        for message in [
+            format!("bad key {}", interleave("\u{0}")),
+            format!("bad key {}", interleave("\u{7}")),
+            format!("bad key {}", interleave("\u{200b}")),
+            format!("bad key {}", interleave("\u{200d}\u{2060}")),
+            format!("bad key {}", interleave("\u{ad}")),
+            format!("bad key {}", interleave("\u{202e}")),
+            format!("bad key {}", interleave("\u{feff}")),
+            format!("bad key {}", key.to_ascii_uppercase()),
+            format!("bad key {}", interleave("\u{200b}").to_ascii_uppercase()),
+        ] {
+            let doc = json!({"errorDescription": message});
+            let shown = provider_message(Some(&doc), 401, key);
+            let folded = shown.to_ascii_lowercase();
+            for start in 0..=key.len() - KEY_RUN {
+                let run = key[start..start + KEY_RUN].to_ascii_lowercase();
+                assert!(!folded.contains(&run), "{message:?} -> {shown:?}");
+            }
+            assert_eq!(shown, "bad key [redacted]", "{message:?}");
+        }
+        // What is visible stays as it was.
+        let doc = json!({"errorDescription": "Ünïcode stays, tabs\tgo"});
+        assert_eq!(
+            provider_message(Some(&doc), 400, key),
+            "Ünïcode stays, tabsgo"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use crate::ApiError;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use serde_json::Value;
+use m2m_auth::ConfigError;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Browser origins allowed to call the API from another origin (`CORS_ALLOWED_ORIGINS`).
@@ -13,24 +13,36 @@ pub struct Cors {
 }
 
 impl Cors {
-    pub fn new(origins: impl IntoIterator<Item = String>) -> Self {
-        Cors {
-            allowed: origins
-                .into_iter()
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .filter(|o| !o.is_empty())
-                .filter_map(|o| HeaderValue::from_str(&o).ok())
-                .collect(),
+    /// The origins of `CORS_ALLOWED_ORIGINS`: each `http://` or `https://` with a host and an optional port,
+    /// nothing else (a trailing `/` is dropped). Anything wider is refused rather than read: `*` would
+    /// make tower-http panic at start-up and `null` would let in every sandboxed document and `file://` page.
+    pub fn parse(list: &str) -> Result<Self, ConfigError> {
+        let mut allowed = Vec::new();
+        for origin in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let origin = origin.strip_suffix('/').unwrap_or(origin);
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let valid = host.is_some_and(|host| {
+                crate::runtime::is_host(host) && !host.bytes().any(|b| b.is_ascii_uppercase())
+            });
+            match HeaderValue::from_str(origin) {
+                Ok(value) if valid => allowed.push(value),
+                _ => {
+                    return Err(ConfigError::new(
+                        "CORS_ALLOWED_ORIGINS",
+                        "must be a comma-separated list of origins, each http(s)://host[:port] in \
+                         lowercase (no '*', no 'null', no path)",
+                    ));
+                }
+            }
         }
+        Ok(Cors { allowed })
     }
 
-    pub fn from_env() -> Self {
-        Self::new(
-            std::env::var("CORS_ALLOWED_ORIGINS")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::to_owned),
-        )
+    /// `CORS_ALLOWED_ORIGINS` from the environment (unset: no other origin).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::parse(&std::env::var("CORS_ALLOWED_ORIGINS").unwrap_or_default())
     }
 
     /// tower-http's CORS layer with these origins: an exact match of `Origin` is echoed (never `*`, so
@@ -82,14 +94,6 @@ pub(crate) fn json_text_response<B: From<String>>(status: StatusCode, text: Stri
     response
 }
 
-/// A 200 with `body`, counted as `outcome`.
-pub(crate) fn succeeded_with<B: From<String>>(
-    outcome: crate::Outcome,
-    body: &(impl serde::Serialize + ?Sized),
-) -> Response<B> {
-    counted(json_response(StatusCode::OK, body), outcome)
-}
-
 /// A 200 with the JSON text `body`, counted as `outcome`.
 pub(crate) fn succeeded_with_text<B: From<String>>(
     outcome: crate::Outcome,
@@ -110,7 +114,12 @@ impl ApiError {
     /// The contract's answer for this error: its status, `{"success": false, "error": ...}` and its headers
     /// (`WWW-Authenticate`, `Retry-After`, `Allow`).
     pub fn into_response<B: From<String>>(self) -> Response<B> {
-        if let ApiError::Secret(failure) = &self {
+        self.answer()
+    }
+
+    /// [`ApiError::into_response`] without giving the error up.
+    pub(crate) fn answer<B: From<String>>(&self) -> Response<B> {
+        if let ApiError::Secret(failure) = self {
             tracing::error!(detail = %failure, "server misconfigured");
         }
         let status =
@@ -127,7 +136,7 @@ impl ApiError {
             }
         }
         response.extensions_mut().insert(Answered {
-            outcome: crate::Outcome::of(&self),
+            outcome: crate::Outcome::of(self),
             error: Some(self.kind()),
         });
         response
@@ -168,14 +177,36 @@ pub(crate) fn body_bytes(request: &Request) -> &[u8] {
 /// Longest a request may take end to end (m2m_auth::budget).
 pub(crate) const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
 
-/// Turns an endpoint's work into its response, within the deadline; a 200 is the `success` outcome.
-pub(crate) async fn answer(
-    success: crate::Outcome,
-    work: impl std::future::Future<Output = Result<Value, ApiError>>,
-) -> Response<Body> {
-    match tokio::time::timeout(REQUEST_DEADLINE, work).await {
-        Ok(Ok(body)) => succeeded_with(success, &body),
-        Ok(Err(error)) => error.into_response(),
-        Err(_) => ApiError::ProviderTimeout.into_response(),
+#[cfg(test)]
+mod tests {
+    use super::Cors;
+
+    #[test]
+    fn only_exact_web_origins_are_allowed() {
+        let cors = Cors::parse(" https://app.example , http://127.0.0.1:9000/,").unwrap();
+        assert_eq!(
+            cors.allowed,
+            ["https://app.example", "http://127.0.0.1:9000"]
+        );
+        assert_eq!(Cors::parse("").unwrap(), Cors::default());
+        for bad in [
+            "*",
+            "null",
+            "https://*.example",
+            "app.example",
+            "ftp://app.example",
+            "https://app.example/path",
+            "https://App.Example",
+            "https://app.example:99999",
+            "https://",
+            "https://a b",
+            "https://ok.example,*",
+        ] {
+            let error = Cors::parse(bad).unwrap_err();
+            assert_eq!(error.variable, "CORS_ALLOWED_ORIGINS", "{bad}");
+            if bad.len() > 5 {
+                assert!(!error.to_string().contains(bad), "no input echoed: {bad}");
+            }
+        }
     }
 }

@@ -107,8 +107,8 @@ impl ApiLayer {
     }
 
     /// `CORS_ALLOWED_ORIGINS` from the environment.
-    pub fn from_env() -> Self {
-        Self::new(Cors::from_env())
+    pub fn from_env() -> Result<Self, m2m_auth::ConfigError> {
+        Cors::from_env().map(Self::new)
     }
 }
 

@@ -6,6 +6,7 @@ mod credentials;
 mod error;
 mod exchange;
 mod http;
+mod issued;
 mod layers;
 pub mod logging;
 pub mod metrics;
@@ -18,12 +19,13 @@ mod token;
 mod whoami;
 
 pub use credentials::{
-    AwsClientSettings, AwsKeys, Caller, CredentialKind, CredentialSettings, Credentials,
-    SecretError, SecretFailure, SecretSource, StackKeyCallers,
+    Allowance, AwsClientSettings, AwsKeys, Caller, CredentialKind, CredentialSettings, Credentials,
+    IAM_ROUTE, SecretError, SecretFailure, SecretSource, StackKeyCallers, StackKeyPrincipals,
 };
 pub use error::{ApiError, ProviderError};
 pub use exchange::Exchanger;
 pub use http::{Cors, json_response, security_headers};
+pub use issued::{DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, MAX_ISSUED_TOKEN_CACHE_ENTRIES};
 pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantService};
 pub use logging::{LogFormat, LogSettings, init_tracing, lambda_json_layer, text_layer};
 pub use metrics::{MetricsSettings, install_metrics};

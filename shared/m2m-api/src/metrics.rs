@@ -3,7 +3,8 @@
 //!
 //! Every line declares the same metrics (docs/contract.md section 2 names the settings):
 //! `Requests` by `[Function, Outcome]` and by `[Function]`; `Latency`, `JwksFetches`, `JwksFetchFailures`,
-//! `SecretReadFailures` and `VerifiedTokenCacheHits`/`Misses`/`Evictions` by `[Function]`. The counters are process-wide totals; each line carries what changed
+//! `SecretReadFailures`, `VerifiedTokenCacheHits`/`Misses`/`Evictions` and `IssuedTokenCacheHits`/`Misses` by
+//! `[Function]`. The counters are process-wide totals; each line carries what changed
 //! since the previous line, so a fetch made during a request is counted on that request's line.
 //! Dimension values are the function's name and an [`Outcome`], a fixed set: nothing from a request or token.
 
@@ -63,7 +64,7 @@ struct Counter {
 
 static SECRET_READ_FAILURES: AtomicU64 = AtomicU64::new(0);
 
-const COUNTERS: [Counter; 6] = [
+const COUNTERS: [Counter; 8] = [
     Counter {
         metric: "JwksFetches",
         total: || m2m_auth::jwks_fetch_totals().fetches,
@@ -87,6 +88,14 @@ const COUNTERS: [Counter; 6] = [
     Counter {
         metric: "VerifiedTokenCacheEvictions",
         total: || m2m_auth::token_cache_totals().evictions,
+    },
+    Counter {
+        metric: "IssuedTokenCacheHits",
+        total: || crate::issued::totals().0,
+    },
+    Counter {
+        metric: "IssuedTokenCacheMisses",
+        total: || crate::issued::totals().1,
     },
 ];
 

@@ -32,11 +32,15 @@ pub enum Outcome {
     SecretUnavailable,
     MethodNotAllowed,
     NotFound,
+    /// An IAM principal that `STACK_KEY_PRINCIPALS` does not list, or a scope it may not receive.
+    PrincipalNotAllowed,
+    /// The invocation panicked.
+    InternalError,
 }
 
 impl Outcome {
     /// Every outcome, for tests and for whoever builds alarms or dashboards from the names.
-    pub const ALL: [Outcome; 19] = [
+    pub const ALL: [Outcome; 21] = [
         Outcome::Granted,
         Outcome::Issued,
         Outcome::Served,
@@ -56,6 +60,8 @@ impl Outcome {
         Outcome::SecretUnavailable,
         Outcome::MethodNotAllowed,
         Outcome::NotFound,
+        Outcome::PrincipalNotAllowed,
+        Outcome::InternalError,
     ];
 
     pub fn name(self) -> &'static str {
@@ -79,13 +85,21 @@ impl Outcome {
             Outcome::SecretUnavailable => "secret_unavailable",
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::NotFound => "not_found",
+            Outcome::PrincipalNotAllowed => "principal_not_allowed",
+            Outcome::InternalError => "internal_error",
         }
     }
 
     /// The outcome of a request answered with `error` (a success names its own outcome).
     pub(crate) fn of(error: &ApiError) -> Outcome {
         match error {
-            ApiError::BadRequest(_) | ApiError::ProviderRejected(_) => Outcome::BadRequest,
+            ApiError::BadRequest(_)
+            | ApiError::ProviderRejected(_)
+            | ApiError::MalformedRequest => Outcome::BadRequest,
+            ApiError::PrincipalNotAllowed | ApiError::ScopeNotAllowedForPrincipal(_) => {
+                Outcome::PrincipalNotAllowed
+            }
+            ApiError::Internal => Outcome::InternalError,
             ApiError::AuthenticationFailed(_) => Outcome::AuthenticationFailed,
             ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => {
                 Outcome::InsufficientGrant

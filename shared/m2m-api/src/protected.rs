@@ -90,7 +90,7 @@ impl ProtectedApi {
     }
 
     pub fn from_env(protection: Protection) -> Result<Self, ConfigError> {
-        Self::new(protection, &AuthConfig::from_env()?, Cors::from_env())
+        Self::new(protection, &AuthConfig::from_env()?, Cors::from_env()?)
     }
 
     pub fn verifier(&self) -> &Verifier {

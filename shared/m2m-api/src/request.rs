@@ -92,7 +92,7 @@ fn access_key(value: &Value) -> Result<String, ApiError> {
 }
 
 /// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-fn is_scope_token(text: &str) -> bool {
+pub(crate) fn is_scope_token(text: &str) -> bool {
     (1..=128).contains(&text.len())
         && text
             .bytes()

@@ -102,18 +102,26 @@ impl JsonRequestLines {
 impl RequestLine {
     pub fn of<B>(request: &lambda_http::http::Request<B>) -> Self {
         let context = request.extensions().get::<lambda_http::Context>();
+        Self::new(request.method().clone(), request.uri().path(), context)
+    }
+
+    /// The line of a request that has `method` and `path` and arrived with the invocation `context`.
+    pub fn new(
+        method: lambda_http::http::Method,
+        path: &str,
+        context: Option<&lambda_http::Context>,
+    ) -> Self {
         let trace_id = context
             .and_then(|context| context.xray_trace_id.clone())
             // Set by the runtime for each invocation when the event's headers carry no trace id.
             .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
-        let path = request.uri().path();
         let route = match path.char_indices().nth(128) {
             Some((end, _)) => &path[..end],
             None => path,
         };
         RequestLine {
             started: Instant::now(),
-            method: request.method().clone(),
+            method,
             route: route.to_owned(),
             request_id: context.map(|context| context.request_id.clone()),
             trace_id,

@@ -5,9 +5,10 @@
 //! cost less: events are read as [`ApiGatewayEvent`] (an HTTP API event is parsed once, not twice) and
 //! answers written as [`Answer`] (a JSON answer is not copied and decoded again).
 
+use crate::{ApiError, RequestLine};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, header};
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Body, IntoResponse, LambdaEvent, Request, RequestExt, Response};
@@ -187,15 +188,23 @@ impl<'de> serde::Deserialize<'de> for ApiGatewayEvent {
             std::sync::LazyLock::new(|| memchr::memmem::Finder::new("\\u"));
         let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
         let text = raw.get();
-        if HTTP_METHOD.find(text.as_bytes()).is_none()
-            && ESCAPE.find(text.as_bytes()).is_none()
-            && let Ok(event) = serde_json::from_str(text)
-        {
-            return Ok(ApiGatewayEvent(LambdaRequest::ApiGatewayV2(event)));
-        }
-        serde_json::from_str(text)
-            .map(ApiGatewayEvent)
-            .map_err(D::Error::custom)
+        // The http crate panics when a header map would hold more than 32,768 entries (only a direct
+        // invocation can send that many): the event is refused, and the process serves the next one.
+        std::panic::catch_unwind(|| {
+            if HTTP_METHOD.find(text.as_bytes()).is_none()
+                && ESCAPE.find(text.as_bytes()).is_none()
+                && let Ok(event) = serde_json::from_str(text)
+            {
+                return Ok(ApiGatewayEvent(LambdaRequest::ApiGatewayV2(event)));
+            }
+            serde_json::from_str(text).map(ApiGatewayEvent)
+        })
+        .unwrap_or_else(|_| {
+            Err(serde_json::Error::custom(
+                "the event cannot be read as an API Gateway request",
+            ))
+        })
+        .map_err(D::Error::custom)
     }
 }
 
@@ -220,31 +229,118 @@ where
         } = event;
         sanitize(&mut payload);
         let origin = payload.request_origin();
+        // The guard's own answers (a malformed event, a panic) get the request line and metric every
+        // answer gets; the service's answers get theirs from its RequestLog.
+        let line = request_line(&payload, &context);
+        if !is_convertible(&payload) {
+            return Box::pin(std::future::ready(Ok(guard_answer(
+                &origin,
+                &line,
+                ApiError::MalformedRequest,
+            ))));
+        }
         // As lambda_http's Adapter: the event into a request with the invocation's context, and the trace id
-        // of the invocation in `X-Amzn-Trace-Id`.
-        let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        // of the invocation in `X-Amzn-Trace-Id`. What is left that lambda_http cannot convert panics in
+        // the conversion: that is the event's fault, a 400 like the cases checked above.
+        let converted = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut request = Request::from(payload);
             if let Some(trace_id) = context.xray_trace_id.as_deref()
                 && let Ok(value) = HeaderValue::from_str(trace_id)
             {
                 request.headers_mut().insert(X_AMZN_TRACE_ID, value);
             }
-            self.inner.call(request.with_lambda_context(context))
+            request.with_lambda_context(context)
         }));
+        let Ok(request) = converted else {
+            return Box::pin(std::future::ready(Ok(guard_answer(
+                &origin,
+                &line,
+                ApiError::MalformedRequest,
+            ))));
+        };
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
         match called {
             Ok(future) => Box::pin(async move {
-                let answered = async {
-                    let response = future.await?;
-                    Ok(Answer::of(&origin, response).await)
-                };
-                match AssertUnwindSafe(answered).catch_unwind().await {
-                    Ok(result) => result,
-                    Err(_) => Ok(internal_error(&origin)),
+                match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(Ok(response)) => Ok(AssertUnwindSafe(Answer::of(&origin, response))
+                        .catch_unwind()
+                        .await
+                        // The service's line was written with its own status already.
+                        .unwrap_or_else(|_| Answer::new(&origin, unrouted(&ApiError::Internal)))),
+                    Ok(Err(error)) => Err(error),
+                    Err(_) => Ok(guard_answer(&origin, &line, ApiError::Internal)),
                 }
             }),
-            Err(_) => Box::pin(std::future::ready(Ok(internal_error(&origin)))),
+            Err(_) => Box::pin(std::future::ready(Ok(guard_answer(
+                &origin,
+                &line,
+                ApiError::Internal,
+            )))),
         }
     }
+}
+
+/// The request line of an event, from the method and path it names (it may not convert into a request).
+fn request_line(event: &LambdaRequest, context: &lambda_http::Context) -> RequestLine {
+    let (method, path) = match event {
+        LambdaRequest::ApiGatewayV2(event) => (
+            event.request_context.http.method.clone(),
+            event.raw_path.as_deref(),
+        ),
+        LambdaRequest::ApiGatewayV1(event) => (event.http_method.clone(), event.path.as_deref()),
+        _ => (lambda_http::http::Method::GET, None),
+    };
+    RequestLine::new(method, path.unwrap_or("/"), Some(context))
+}
+
+/// Whether lambda_http 1.3 can make a request of the event: it panics on a raw query string that is not a
+/// URI's query (a raw `"`, `<`, `>`, space or DEL) and on a body marked base64 that is not base64.
+fn is_convertible(event: &LambdaRequest) -> bool {
+    use base64::Engine as _;
+    let (query, body, base64) = match event {
+        LambdaRequest::ApiGatewayV2(event) => (
+            event.raw_query_string.as_deref(),
+            event.body.as_deref(),
+            event.is_base64_encoded,
+        ),
+        // REST queries reach the URI re-encoded from their parameters.
+        LambdaRequest::ApiGatewayV1(event) => {
+            (None, event.body.as_deref(), event.is_base64_encoded)
+        }
+        _ => (None, None, false),
+    };
+    let query_ok = query.is_none_or(|query| {
+        query.is_empty()
+            || lambda_http::http::uri::PathAndQuery::try_from(format!("/?{query}")).is_ok()
+    });
+    let body_ok = !base64
+        || body.is_none_or(|body| {
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_ok()
+        });
+    query_ok && body_ok
+}
+
+/// The contract's answer for `error`, with the `Vary: Origin` the CORS layer (which it never reached) would
+/// have added.
+fn unrouted(error: &ApiError) -> Response<Body> {
+    let mut response: Response<Body> = error.answer();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}
+
+/// An answer the guard writes itself, logged and counted as the service's answers are.
+fn guard_answer(origin: &RequestOrigin, line: &RequestLine, error: ApiError) -> Answer {
+    let response = unrouted(&error);
+    line.finish(
+        response.status().as_u16(),
+        crate::Outcome::of(&error),
+        Some(error.kind()),
+    );
+    Answer::new(origin, response)
 }
 
 const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
@@ -289,7 +385,7 @@ fn sanitize_headers(headers: &mut HeaderMap) {
 }
 
 /// `name[:port]` (letters, digits, `-`, `_`, `.`) or `[IPv6][:port]`.
-fn is_host(text: &str) -> bool {
+pub(crate) fn is_host(text: &str) -> bool {
     let (name_ok, port) = match text.strip_prefix('[') {
         Some(rest) => {
             let Some((address, after)) = rest.split_once(']') else {
@@ -326,18 +422,6 @@ fn is_host(text: &str) -> bool {
                 && port.bytes().all(|b| b.is_ascii_digit())
                 && port.parse::<u16>().is_ok()
         })
-}
-
-/// The 500 of a panicked invocation, in the shape its event's origin expects; nothing of the panic.
-fn internal_error(origin: &RequestOrigin) -> Answer {
-    let mut response: Response<Body> = crate::http::json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &serde_json::json!({"success": false, "error": "Internal error"}),
-    );
-    response
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Origin"));
-    Answer::new(origin, response)
 }
 
 #[cfg(test)]

@@ -1,6 +1,12 @@
-use crate::credentials::{Caller, CredentialKind, CredentialSettings, Credentials};
+use crate::credentials::{
+    Caller, CredentialKind, CredentialSettings, Credentials, KeySource as CredentialSource,
+    ResolvedCredentials,
+};
 use crate::exchange::{ExchangeInput, Exchanger};
-use crate::http::{Cors, answer, body_bytes};
+use crate::http::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};
+use crate::issued::{
+    DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, Entitlement, IssuedTokens, MAX_ISSUED_TOKEN_CACHE_ENTRIES,
+};
 use crate::{ApiError, TokenRequest};
 use lambda_http::{Body, Request, Response};
 use m2m_auth::fetch::{Discovery, build_client};
@@ -22,20 +28,35 @@ pub struct TokenSettings {
     pub auth: AuthConfig,
     pub credentials: CredentialSettings,
     pub cors: Cors,
+    /// `ISSUED_TOKEN_CACHE_ENTRIES`: how many handed-out tokens are kept to hand out again (0: none).
+    pub issued_token_cache_entries: usize,
 }
 
 impl TokenSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let auth = AuthConfig::from_env()?;
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads every setting of the token function through `lookup` (the environment, in production).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let auth = AuthConfig::from_lookup(&lookup)?;
         let kind = match auth.provider {
             Provider::Descope { .. } => CredentialKind::DescopeAccessKey,
             Provider::Oidc { .. } => CredentialKind::OAuthClient,
         };
-        let credentials = CredentialSettings::from_lookup(kind, |name| std::env::var(name).ok())?;
+        let credentials = CredentialSettings::from_lookup(kind, &lookup)?;
+        let get = m2m_auth::trimmed(&lookup);
+        let issued_token_cache_entries = m2m_auth::parse_count(
+            get("ISSUED_TOKEN_CACHE_ENTRIES"),
+            "ISSUED_TOKEN_CACHE_ENTRIES",
+            DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES,
+            0..=MAX_ISSUED_TOKEN_CACHE_ENTRIES,
+        )?;
         Ok(TokenSettings {
             auth,
             credentials,
-            cors: Cors::from_env(),
+            cors: Cors::parse(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?,
+            issued_token_cache_entries,
         })
     }
 }
@@ -48,6 +69,7 @@ pub struct TokenApi {
     credentials: Credentials,
     cors: Cors,
     verifiers: Verifiers,
+    issued: IssuedTokens,
 }
 
 enum Verifiers {
@@ -158,6 +180,7 @@ impl TokenApi {
             credentials: Credentials::new(settings.credentials),
             cors: settings.cors,
             verifiers,
+            issued: IssuedTokens::new(settings.issued_token_cache_entries),
         })
     }
 
@@ -206,40 +229,34 @@ impl TokenApi {
         }
     }
 
-    async fn issue(&self, request: &Request) -> Result<serde_json::Value, ApiError> {
+    /// The answer to one request: a token kept for what the caller is entitled to, or a new exchange.
+    async fn issue(
+        &self,
+        request: &Request,
+    ) -> Result<std::sync::Arc<str>, std::sync::Arc<ApiError>> {
         let body = TokenRequest::parse(body_bytes(request))?;
         if body.tenant.is_some() && matches!(self.exchanger, Exchanger::Oidc { .. }) {
             return Err(ApiError::BadRequest(
                 "'tenant' is not supported with AUTH_PROVIDER=oidc".into(),
-            ));
+            ))?;
         }
         let caller = Caller::of(request);
         let credentials = self.credentials.resolve(&body, &caller).await?;
-        let input = ExchangeInput {
+        if credentials.source != CredentialSource::Request {
+            self.issued
+                .stack_key_in_use(&credentials.project_id, &credentials.access_key);
+        }
+        let entitlement = Entitlement {
             project_id: &credentials.project_id,
             access_key: &credentials.access_key,
-            scopes: &body.scopes,
+            scopes: &credentials.scopes,
             tenant: body.tenant.as_deref(),
+            narrowed: credentials.narrowed,
         };
-        // The span carries no field: the key travels in `input`, never in a span.
-        let exchange = self.exchanger.exchange(&self.client, &input);
-        let jwt =
-            tracing::Instrument::instrument(exchange, tracing::info_span!("provider_exchange"))
-                .await?;
-        // Verified as the official SDKs do before handing it out: a token we could not accept later is an
-        // error of the provider's, not a success.
-        let verified = self
-            .verifier(&credentials.project_id)
-            .verify(&jwt)
-            .await
-            .map_err(|error| ApiError::Provider(crate::ProviderError::IssuedTokenRefused(error)))?;
-        if let Some(missing) = body
-            .scopes
-            .iter()
-            .find(|scope| !verified.grants.contains(scope))
-        {
-            return Err(ApiError::ScopeNotGranted(missing.clone()));
-        }
+        let issued = self
+            .issued
+            .get_or_issue(&entitlement, unix_now, self.exchange(&credentials, &body))
+            .await?;
         let principal = match &caller {
             Caller::Iam { principal } => Some(principal.as_str()),
             Caller::Public => None,
@@ -247,24 +264,110 @@ impl TokenApi {
         tracing::info!(
             credentials = credentials.source.as_str(),
             caller = principal,
-            subject = ?verified.claims.get("sub"),
+            reused = issued.reused,
             "token issued"
         );
-        Ok(json!({
+        Ok(issued.answer)
+    }
+
+    /// One exchange at the provider: the token it issues, verified as the official SDKs do before handing
+    /// it out (a token we could not accept later is an error of the provider's, not a success), as the 200
+    /// body and the time from which it is no longer handed out again.
+    async fn exchange(
+        &self,
+        credentials: &ResolvedCredentials,
+        body: &TokenRequest,
+    ) -> Result<(String, i64), ApiError> {
+        let input = ExchangeInput {
+            project_id: &credentials.project_id,
+            access_key: &credentials.access_key,
+            scopes: &credentials.scopes,
+            tenant: body.tenant.as_deref(),
+        };
+        // The span carries no field: the key travels in `input`, never in a span.
+        let exchange = self.exchanger.exchange(&self.client, &input);
+        let jwt =
+            tracing::Instrument::instrument(exchange, tracing::info_span!("provider_exchange"))
+                .await?;
+        let verified = self
+            .verifier(&credentials.project_id)
+            .verify(&jwt)
+            .await
+            .map_err(|error| ApiError::Provider(crate::ProviderError::IssuedTokenRefused(error)))?;
+        if let Some(missing) = credentials
+            .scopes
+            .iter()
+            .find(|scope| !credentials.narrowed && !verified.grants.contains(scope))
+        {
+            return Err(ApiError::ScopeNotGranted(missing.clone()));
+        }
+        tracing::info!(
+            credentials = credentials.source.as_str(),
+            subject = ?verified.claims.get("sub"),
+            "token exchanged"
+        );
+        let issued_at = verified
+            .claims
+            .get("iat")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(unix_now);
+        let answer = json!({
             "success": true,
             "jwt": jwt,
             "decodedHeader": verified.header,
             "decodedPayload": verified.claims,
             "expiresAt": verified.expires_at,
             "scopes": verified.grants.to_vec(),
-        }))
+        });
+        Ok((
+            answer.to_string(),
+            m2m_auth::lifetime::renew_at(issued_at, verified.expires_at),
+        ))
     }
+
+    /// What the first request would otherwise wait for, done during init within
+    /// [`m2m_auth::budget::INIT_WARM_UP`] and never fatal: the configured project's signing keys and the
+    /// stack's secret, side by side. Returns whether both (where configured) are held afterwards.
+    pub async fn warm_up(&self) -> bool {
+        let keys = async {
+            match self.configured_verifier() {
+                Some(verifier) => verifier.hydrate().await,
+                None => true,
+            }
+        };
+        let secret = async {
+            match self.credentials.secret() {
+                Some(secret) => matches!(
+                    tokio::time::timeout(m2m_auth::budget::INIT_WARM_UP, secret.value()).await,
+                    Ok(Ok(_))
+                ),
+                None => true,
+            }
+        };
+        let (keys, secret) = tokio::join!(keys, secret);
+        keys && secret
+    }
+
+    /// How many handed-out tokens are kept to hand out again.
+    pub fn kept_tokens(&self) -> usize {
+        self.issued.len()
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
 impl TokenApi {
     /// The answer to one request (behind [`crate::ApiLayer`], which owns CORS, the method and the log line).
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        answer(crate::Outcome::Issued, self.issue(&request)).await
+        match tokio::time::timeout(REQUEST_DEADLINE, self.issue(&request)).await {
+            Ok(Ok(answer)) => succeeded_with_text(crate::Outcome::Issued, answer.to_string()),
+            Ok(Err(error)) => error.answer(),
+            Err(_) => ApiError::ProviderTimeout.into_response(),
+        }
     }
 
     /// The CORS settings this function was configured with, for its [`crate::ApiLayer`].

@@ -193,7 +193,7 @@ fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
 /// The most entries `VERIFIED_TOKEN_CACHE_ENTRIES` may ask for (the byte bound caps what they hold anyway).
 const MAX_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1_000_000;
 
-fn parse_count(
+pub fn parse_count(
     value: Option<String>,
     variable: &'static str,
     default: usize,

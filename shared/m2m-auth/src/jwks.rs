@@ -310,6 +310,42 @@ impl JwksCache {
         state.after_fetch(kid, Instant::now(), &self.options)
     }
 
+    /// Fetches the key set now unless it is preloaded or already fetched: for a function's init, so that
+    /// its first request (on a container started ahead of traffic, the first of many) finds the keys in
+    /// place. A failure is logged and counted but sets no back-off: the first request simply fetches.
+    pub async fn hydrate(&self) -> Result<usize, fetch::FetchError> {
+        if let JwksLocation::Preloaded = self.location {
+            return Ok(self.len());
+        }
+        let _single_flight = self.refresh.lock().await;
+        if self.read_state().fetched_at.is_some() {
+            return Ok(self.len());
+        }
+        let started = Instant::now();
+        let outcome =
+            tracing::Instrument::instrument(self.fetch(), tracing::info_span!("jwks_hydrate"))
+                .await;
+        match outcome {
+            Ok(keys) => {
+                let mut state = self
+                    .state
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                tracing::info!(keys = keys.len(), "signing keys fetched during init");
+                state.attempts += 1;
+                state.keys = keys;
+                state.fetched_at = Some(started);
+                state.failed_at = None;
+                Ok(state.keys.len())
+            }
+            Err(error) => {
+                FETCH_FAILURES.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, "signing keys could not be fetched during init; the first request will");
+                Err(error)
+            }
+        }
+    }
+
     async fn fetch(&self) -> Result<KeySet, fetch::FetchError> {
         self.fetch_count.fetch_add(1, Ordering::Relaxed);
         FETCHES.fetch_add(1, Ordering::Relaxed);

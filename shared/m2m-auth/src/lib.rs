@@ -22,7 +22,9 @@ mod verify;
 
 pub use algorithm::{Algorithm, SUPPORTED_ALGORITHMS, parse_algorithm};
 pub use bearer::{bearer_credentials, bearer_token};
-pub use config::{AuthConfig, ConfigError, Provider, is_identifier, parse_seconds, trimmed};
+pub use config::{
+    AuthConfig, ConfigError, Provider, is_identifier, parse_count, parse_seconds, trimmed,
+};
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
 pub use jwks::{

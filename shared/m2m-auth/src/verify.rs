@@ -339,6 +339,16 @@ impl Verifier {
         &self.keys
     }
 
+    /// Fetches the signing keys during a function's init, within [`crate::budget::INIT_WARM_UP`]: true when
+    /// they are held afterwards. Never fatal: a function whose provider is down at start-up still starts,
+    /// and its first request fetches the keys as it would have anyway.
+    pub async fn hydrate(&self) -> bool {
+        matches!(
+            tokio::time::timeout(crate::budget::INIT_WARM_UP, self.keys.hydrate()).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// Verifies `token` now.
     pub async fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, VerifyError> {
         let now = SystemTime::now()

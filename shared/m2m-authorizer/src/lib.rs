@@ -247,11 +247,17 @@ impl Authorizer {
         let verified = self.verify(bearer_token(&event.headers), refusal).await?;
         match self.settings.response {
             ResponseMode::Simple => {
-                let target = event
-                    .route_key
-                    .as_deref()
-                    .and_then(route_key_target)
-                    .unwrap_or_default();
+                // The request's own method and path, as `routeArn` names them: the resource an IAM answer
+                // is evaluated against, so that both answers decide alike (a grant on `GET /reports/secret`
+                // binds that path whichever route serves it: `GET /reports/{id}`, `ANY /reports/secret`).
+                let target = match event.route_arn.as_deref() {
+                    Some(arn) => execute_api_arn(Some(arn))?.target.to_owned(),
+                    None => event
+                        .route_key
+                        .as_deref()
+                        .and_then(route_key_target)
+                        .unwrap_or_default(),
+                };
                 Ok(policy::simple_answer(
                     &self.settings.routes,
                     &target,

@@ -116,7 +116,7 @@ pub(crate) fn policy_answer(
     (value, decision(routes, arn.target, verified))
 }
 
-/// A payload 2.0 simple answer for the route `target` (`METHOD/path` of `$context.routeKey`).
+/// A payload 2.0 simple answer for the request `target` (`METHOD/path`, as its `routeArn` names it).
 pub(crate) fn simple_answer(
     routes: &RouteGrants,
     target: &str,

@@ -6,9 +6,11 @@
 
 mod aws;
 pub(crate) mod aws_http;
+mod principals;
 mod secret;
 
 pub use aws::{AwsClientSettings, AwsKeys};
+pub use principals::{Allowance, StackKeyPrincipals};
 pub use secret::{SecretError, SecretFailure, SecretSource};
 
 use crate::{ApiError, TokenRequest};
@@ -81,6 +83,8 @@ pub struct CredentialSettings {
     pub allowed_projects: Option<Vec<String>>,
     /// `STACK_KEY_CALLERS`.
     pub stack_key_callers: StackKeyCallers,
+    /// `STACK_KEY_PRINCIPALS`: the IAM principals the stack's key serves, and what each may receive.
+    pub stack_key_principals: StackKeyPrincipals,
     /// How the Secrets Manager client is built.
     pub aws: AwsClientSettings,
 }
@@ -99,6 +103,7 @@ impl fmt::Debug for CredentialSettings {
             .field("allow_override", &self.allow_override)
             .field("allowed_projects", &self.allowed_projects)
             .field("stack_key_callers", &self.stack_key_callers)
+            .field("stack_key_principals", &self.stack_key_principals)
             .field("aws", &self.aws)
             .finish()
     }
@@ -169,6 +174,8 @@ impl CredentialSettings {
                 "must be 1-1024 printable ASCII characters without spaces",
             ));
         }
+        let stack_key_principals =
+            StackKeyPrincipals::parse(&get("STACK_KEY_PRINCIPALS").unwrap_or_default())?;
         Ok(CredentialSettings {
             kind,
             secret_id: get("DESCOPE_SECRET_ID"),
@@ -178,6 +185,7 @@ impl CredentialSettings {
             allow_override,
             allowed_projects,
             stack_key_callers,
+            stack_key_principals,
             aws: AwsClientSettings::from_lookup(&get),
         })
     }
@@ -198,17 +206,35 @@ pub enum Caller {
     Iam { principal: String },
 }
 
+/// The route API Gateway authenticates with IAM: an IAM identity counts on it alone.
+pub const IAM_ROUTE: &str = "/m2m/token/iam";
+
 impl Caller {
     /// Read from the request context API Gateway wrote: headers cannot forge it. An HTTP API route with
     /// IAM authorization fills `requestContext.authorizer.iam`; a REST API one `requestContext.identity`.
+    /// The identity counts only on the IAM route itself (the context's `routeKey`, or the REST resource):
+    /// an IAM context that arrives with any other route makes a public caller.
     pub fn of(request: &Request) -> Caller {
         let principal = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(context)) => context
-                .authorizer
-                .as_ref()
-                .and_then(|authorizer| authorizer.iam.as_ref())
-                .and_then(|iam| iam.user_arn.clone()),
-            Some(RequestContext::ApiGatewayV1(context)) => context.identity.user_arn.clone(),
+            Some(RequestContext::ApiGatewayV2(context))
+                if context
+                    .route_key
+                    .as_deref()
+                    .and_then(|key| key.strip_prefix("POST "))
+                    == Some(IAM_ROUTE) =>
+            {
+                context
+                    .authorizer
+                    .as_ref()
+                    .and_then(|authorizer| authorizer.iam.as_ref())
+                    .and_then(|iam| iam.user_arn.clone())
+            }
+            Some(RequestContext::ApiGatewayV1(context))
+                if context.resource_path.as_deref() == Some(IAM_ROUTE)
+                    && context.http_method == lambda_http::http::Method::POST =>
+            {
+                context.identity.user_arn.clone()
+            }
             _ => None,
         };
         match principal {
@@ -239,11 +265,16 @@ impl KeySource {
     }
 }
 
-/// The credentials one exchange uses.
+/// The credentials one exchange uses, and the scopes it asks for.
 pub(crate) struct ResolvedCredentials {
     pub project_id: String,
     pub access_key: String,
     pub source: KeySource,
+    /// The scopes sent to the provider: the caller's, or an IAM principal's allowance when it asked none.
+    pub scopes: Vec<String>,
+    /// The scopes are an allowance, not a request: the token holds those of them the key holds, and one the
+    /// key lacks is no refusal.
+    pub narrowed: bool,
 }
 
 /// The token function's credential rules, with the secret read on first need.
@@ -294,13 +325,26 @@ impl Credentials {
                 project_id,
                 access_key: key.clone(),
                 source: KeySource::Request,
+                scopes: request.scopes.clone(),
+                narrowed: false,
             });
         }
-        let trusted = self.settings.stack_key_callers == StackKeyCallers::Any
-            || matches!(caller, Caller::Iam { .. });
-        if !trusted {
-            return Err(ApiError::AccessKeyRequired);
-        }
+        let (scopes, narrowed) = match (self.settings.stack_key_callers, caller) {
+            // The development stack: every caller, every grant.
+            (StackKeyCallers::Any, _) => (request.scopes.clone(), false),
+            (StackKeyCallers::Iam, Caller::Public) => return Err(ApiError::AccessKeyRequired),
+            (StackKeyCallers::Iam, Caller::Iam { principal }) => {
+                let Some(allowance) = self.settings.stack_key_principals.allowance(principal)
+                else {
+                    tracing::warn!(
+                        principal = principal.as_str(),
+                        "IAM principal not listed in STACK_KEY_PRINCIPALS"
+                    );
+                    return Err(ApiError::PrincipalNotAllowed);
+                };
+                narrow(allowance, &request.scopes)?
+            }
+        };
         if let Some(secret) = &self.secret {
             let value = secret.value().await.map_err(ApiError::Secret)?;
             let project_id = value
@@ -317,6 +361,8 @@ impl Credentials {
                 project_id,
                 access_key: value.access_key.clone(),
                 source: KeySource::Secret,
+                scopes,
+                narrowed,
             });
         }
         match (&self.settings.access_key, &self.settings.project_id) {
@@ -324,6 +370,8 @@ impl Credentials {
                 project_id: project_id.clone(),
                 access_key: key.clone(),
                 source: KeySource::Environment,
+                scopes,
+                narrowed,
             }),
             _ => Err(ApiError::BadRequest(
                 "No access key given and none configured: send 'accessKey' or configure DESCOPE_SECRET_ID".into(),
@@ -353,6 +401,19 @@ impl Credentials {
             ));
         }
         Ok(named.to_owned())
+    }
+}
+
+/// An IAM principal's scopes: what it asked for, each of which it must be allowed; or, when it asked for
+/// none, all it is allowed (then narrowed to what the key holds).
+fn narrow(allowance: &Allowance, asked: &[String]) -> Result<(Vec<String>, bool), ApiError> {
+    match allowance {
+        Allowance::All => Ok((asked.to_vec(), false)),
+        Allowance::Only(allowed) if asked.is_empty() => Ok((allowed.clone(), true)),
+        Allowance::Only(allowed) => match asked.iter().find(|scope| !allowed.contains(scope)) {
+            Some(scope) => Err(ApiError::ScopeNotAllowedForPrincipal(scope.clone())),
+            None => Ok((asked.to_vec(), false)),
+        },
     }
 }
 
