@@ -132,7 +132,7 @@ sed 's#Path: /api/user$#Path: /api/users#' "$INFRA/template.yaml" >"$TMP/broken-
 step "drift check rejects a copy with a route changed" drift_rejects "$TMP/broken-route.yaml" "/api/users"
 sed 's/ApiId: !Ref HttpApi$/ApiId: !Ref HttpApiTypo/' "$INFRA/template.yaml" >"$TMP/broken-ref.yaml"
 step "drift check rejects a copy with a dangling !Ref" drift_rejects "$TMP/broken-ref.yaml" "reference to 'HttpApiTypo'"
-sed 's/Context: \[routeKey\]/Context: []/' "$INFRA/template.yaml" >"$TMP/broken-authorizer.yaml"
+sed 's/Context: \[routeKey, httpMethod, path\]/Context: []/' "$INFRA/template.yaml" >"$TMP/broken-authorizer.yaml"
 step "drift check rejects an authorizer cached without the route" drift_rejects "$TMP/broken-authorizer.yaml" "routeKey"
 
 # What SAM's own transform makes of the HTTP API (the OpenAPI body it generates), offline.

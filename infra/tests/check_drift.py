@@ -75,7 +75,7 @@ VERIFY_ENV = {
 }
 EXPECTED_ENV = {
     "token": VERIFY_ENV | {"CORS_ALLOWED_ORIGINS", "DESCOPE_SECRET_ID", "SECRET_CACHE_SECONDS",
-                           "ALLOW_CREDENTIAL_OVERRIDE", "ALLOWED_PROJECT_IDS"},
+                           "ALLOW_CREDENTIAL_OVERRIDE", "ALLOWED_PROJECT_IDS", "STACK_KEY_PRINCIPALS"},
     "protected": VERIFY_ENV | {"CORS_ALLOWED_ORIGINS"},
     "user": VERIFY_ENV | {"CORS_ALLOWED_ORIGINS"},
     "admin": VERIFY_ENV | {"CORS_ALLOWED_ORIGINS"},
@@ -408,9 +408,11 @@ def check_api(m: _Model, params: dict) -> None:
             m.err(f"authorizer {name} invokes {a['function']!r}, not the authorizer function")
         if a["payload"] != "2.0" or not a["simple"]:
             m.err(f"authorizer {name}: payload {a['payload']}, simple responses {a['simple']}; want 2.0 and simple")
-        if set(a["identity"]) != {"$request.header.Authorization", "$context.routeKey"}:
+        if set(a["identity"]) != {"$request.header.Authorization", "$context.routeKey", "$context.httpMethod",
+                                  "$context.path"}:
             m.err(f"authorizer {name}: identity sources {a['identity']}; the cache key must be the Authorization "
-                  f"header AND the route ($context.routeKey), or an allow for one route opens another")
+                  f"header AND the route ($context.routeKey) AND the request's method and path ($context.httpMethod, "
+                  f"$context.path, which the decision depends on), or an allow for one request opens another")
         ttl = a["ttl"]
         spec = params.get(ref_target(ttl) or "") or {}
         if not (isinstance(ttl, dict) and spec and int(spec.get("MaxValue", 10**9)) <= AUTHORIZER_MAX_TTL

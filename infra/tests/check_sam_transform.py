@@ -76,7 +76,8 @@ def check(t: dict) -> list[str]:
         errors.append(f"AWS_IAM is not SigV4: {schemes.get('AWS_IAM')}")
     auth = (schemes.get("M2MAuthorizer") or {}).get("x-amazon-apigateway-authorizer") or {}
     want = {"type": "request", "authorizerPayloadFormatVersion": "2.0", "enableSimpleResponses": True,
-            "identitySource": ["$request.header.Authorization", "$context.routeKey"],
+            "identitySource": ["$request.header.Authorization", "$context.routeKey", "$context.httpMethod",
+                               "$context.path"],
             "authorizerResultTtlInSeconds": {"Ref": "AuthorizerCacheSeconds"}}
     for k, v in want.items():
         if auth.get(k) != v:

@@ -44,8 +44,8 @@ from typing import Callable
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_drift import load_json, load_sam  # noqa: E402
 from lambda_harness import (  # noqa: E402
-    Invocation, LambdaProcess, TemplateValues, function_ids, http_api_event, iam_identity, logging_config,
-    template_environment, unpack_bootstrap,
+    ACCOUNT, STACK_KEY_PRINCIPALS, Invocation, LambdaProcess, TemplateValues, function_ids, http_api_event,
+    iam_identity, logging_config, template_environment, unpack_bootstrap,
 )
 from observability_checks import no_aws_credentials, observability_checks  # noqa: E402
 from secret_shape import secret_shape_checks, template_secret_string  # noqa: E402
@@ -55,6 +55,11 @@ PROJECT_ID = "P2LocalDevProject"
 STACK_KEY = "dev-admin-key"  # the stack's own key, in the secret
 PAGE_KEY = "dev-reader-key"  # what a person types into the page
 SECRETS = [STACK_KEY, PAGE_KEY, "dev-nogrants-key"]
+
+
+def session(role: str, name: str = "i-0abc") -> dict:
+    """The IAM identity of a session of `role` (an assumed-role ARN carries no role path)."""
+    return iam_identity(f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{name}")
 HOSTILE_HEADERS = [
     {"x-forwarded-proto": "evil, https"},
     {"x-forwarded-proto": "a b"},
@@ -181,7 +186,8 @@ class Stack:
         self.label = label
         self.template = template
         # The parameters a user deploys with (default: Descope's, the project and base URL at the local issuer).
-        params = parameters or {"ProjectId": PROJECT_ID, "DescopeBaseUrl": services.issuer_url}
+        params = parameters or {"ProjectId": PROJECT_ID, "DescopeBaseUrl": services.issuer_url,
+                                "StackKeyPrincipals": STACK_KEY_PRINCIPALS}
         missing = set(params) - set(template.get("Parameters") or {})
         if missing:
             raise AssertionError(f"{label}: no parameter {sorted(missing)}")
@@ -286,6 +292,76 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
         tokens.append(body["jwt"])
     check(f"{label}: an IAM-authenticated caller gets the stack key's token", iam_caller)
 
+    def principals() -> None:
+        token = stack.function("token")
+
+        def iam(body: dict, identity: dict, route: str = "/m2m/token/iam") -> Invocation:
+            return token.invoke(token_event(stack, body, route=route, iam=identity, through_cloudfront=False))
+        # Unlisted: another role, a listed role's name in another account, a user: 403 and no exchange.
+        exchanged = token.output().count('"token exchanged"')
+        for identity in [session("someone-else"), iam_identity(f"arn:aws:sts::210987654321:assumed-role/reporting-job/x"),
+                         iam_identity(f"arn:aws:iam::{ACCOUNT}:user/reporting-job")]:
+            answer = iam({}, identity)
+            assert answer.status == 403, answer
+            assert answer.body["error"] == "This IAM principal may not use the stack's key", answer
+            contract_error(answer)
+        assert token.output().count('"token exchanged"') == exchanged, "an unlisted principal caused an exchange"
+        assert "principal_not_allowed" in token.output(), "the refusal is logged and counted under its outcome"
+        # A session of role team/readers (its ARN names no path): narrowed to read:data.
+        answer = iam({}, session("readers"))
+        assert answer.status == 200, answer
+        assert answer.body["scopes"] == ["read:data"], answer.body
+        assert jwt_claims(answer.body["jwt"])["nsec"]["scope"] == "read:data", answer.body
+        tokens.append(answer.body["jwt"])
+        answer = iam({"scopes": ["admin"]}, session("readers"))
+        assert answer.status == 403, answer
+        assert answer.body["error"] == "Scope not granted to this IAM principal: 'admin'", answer
+        # An IAM identity that arrives with another route is no IAM caller.
+        answer = iam({}, session("reporting-job"), route="/m2m/token")
+        assert answer.status == 401 and answer.body["error"] == "An access key is required", answer
+    check(f"{label}: STACK_KEY_PRINCIPALS: listed, unlisted, assumed-role, narrowed, IAM context elsewhere",
+          principals)
+
+    def one_exchange_per_lifetime() -> None:
+        token = stack.function("token")
+        before = token.output().count('"token exchanged"')
+        jwts = set()
+        for call in range(100):
+            identity = session("reporting-job", f"task-{call % 10}")
+            answer = token.invoke(token_event(stack, {"scopes": ["read:data"]}, route="/m2m/token/iam", iam=identity,
+                                              through_cloudfront=False))
+            assert answer.status == 200, answer
+            jwts.add(answer.body["jwt"])
+        exchanges = token.output().count('"token exchanged"') - before
+        assert exchanges == 1 and len(jwts) == 1, f"100 calls from 10 principals: {exchanges} exchanges, {len(jwts)} tokens"
+        tokens.extend(jwts)
+    check(f"{label}: 100 IAM calls from 10 principals asking the same grants cost one exchange",
+          one_exchange_per_lifetime)
+
+    def malformed_events() -> None:
+        token = stack.function("token")
+        for mutate in [lambda e: e.__setitem__("rawQueryString", 'a="b"'),
+                       lambda e: e.__setitem__("rawQueryString", "a=<b> c"),
+                       lambda e: e.__setitem__("rawQueryString", "a=\x7f"),
+                       lambda e: e.update({"isBase64Encoded": True, "body": "not base64!"})]:
+            event = token_event(stack, {"accessKey": PAGE_KEY})
+            mutate(event)
+            lines = token.output().count('"message":"request"')
+            answer = token.invoke(event)
+            assert answer.status == 400, answer
+            contract_error(answer)
+            assert token.output().count('"message":"request"') == lines + 1, "the 400 has its request line"
+            assert '"error":"malformed_request"' in token.output(), token.output()[-2000:]
+        # More headers than an HTTP request can hold (a direct invocation only): that invocation fails alone.
+        event = token_event(stack, {"accessKey": PAGE_KEY})
+        event["headers"].update({f"x-h{i}": "v" for i in range(33_000)})
+        answer = token.invoke(event)
+        assert answer.kind == "error", answer
+        assert token.alive(), "the process died"
+        follow_up = token.invoke(token_event(stack, {"accessKey": PAGE_KEY}))
+        assert follow_up.status == 200, follow_up
+    check(f"{label}: malformed events are a counted 400; 33,000 headers fail that invocation alone", malformed_events)
+
     def page_request() -> None:
         token = stack.function("token")
         body = {"projectId": PROJECT_ID, "accessKey": PAGE_KEY, "scopes": ["read:data"]}
@@ -334,6 +410,22 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
                 contract_error(answer)
     check(f"{label}: missing, malformed and forged tokens are a 401 in the contract's shape", refused_tokens)
     return tokens
+
+
+def bad_cors_setting(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -> None:
+    """CORS_ALLOWED_ORIGINS set to what a browser origin never is: an init error naming it, no panic."""
+    def refused() -> None:
+        for name in ("token", "user"):
+            for value in ("*", "null", "https://app.example/path"):
+                binary = unpack_bootstrap(os.path.join(stack.zips, name, "bootstrap.zip"),
+                                          os.path.join(stack.work, stack.label, f"{name}-cors"))
+                env = {**stack.environment(name), "CORS_ALLOWED_ORIGINS": value}
+                proc = subprocess.run([binary], env={**env, "PATH": os.environ.get("PATH", "")},
+                                      capture_output=True, timeout=20)
+                output = (proc.stdout + proc.stderr).decode(errors="replace")
+                assert proc.returncode != 0, f"{name} started with CORS_ALLOWED_ORIGINS={value!r}"
+                assert "CORS_ALLOWED_ORIGINS" in output and "panicked" not in output, f"{name} {value!r}: {output}"
+    check(f"{stack.label}: CORS_ALLOWED_ORIGINS '*', 'null' or a path is an init error naming it", refused)
 
 
 def placeholder_secret(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -> None:
@@ -413,6 +505,7 @@ def main() -> int:
                     else:
                         level = logging_config(template, stack.ids["protected"], stack.values).get("log_level")
                         observability_checks(stack, check, level or "INFO", token_event, api_event, PAGE_KEY)
+                        bad_cors_setting(stack, check)
                 finally:
                     stack.close()
             # An operator raises the application log level to WARN: request lines go, metrics stay.

@@ -376,6 +376,13 @@ def http_api_event(method: str, path: str, headers: dict[str, str] | None = None
     return event
 
 
+ACCOUNT = "123456789012"
+#: StackKeyPrincipals as an operator sets it: the default IAM caller below (a session of role reporting-job)
+#: gets every grant of the stack's key, the sessions of role team/readers read:data only.
+STACK_KEY_PRINCIPALS = json.dumps({f"arn:aws:iam::{ACCOUNT}:role/reporting-job": ["*"],
+                                   f"arn:aws:iam::{ACCOUNT}:role/team/readers": ["read:data"]})
+
+
 def iam_identity(user_arn: str = "arn:aws:sts::123456789012:assumed-role/reporting-job/i-0abc") -> dict:
     """requestContext.authorizer.iam as API Gateway writes it for a SigV4-signed request."""
     return {

@@ -29,7 +29,7 @@ import tempfile
 import threading
 from typing import Any, Callable
 
-from lambda_harness import Invocation, TemplateValues, http_api_event, iam_identity
+from lambda_harness import STACK_KEY_PRINCIPALS, Invocation, TemplateValues, http_api_event, iam_identity
 
 #: The resource (audience) oidc-provider issues tokens for, and its clients (tests/interop/oidc-provider.mjs).
 OIDC_AUDIENCE = "https://api.m2m.local/"
@@ -154,10 +154,11 @@ def one_stack(label: str, template: dict, name: str, provider: OidcProvider | No
     if name == "oidc":
         assert provider is not None
         parameters = {"ProjectId": OIDC_PAGE_CLIENT[0], "AuthProvider": "oidc", "OidcIssuer": provider.issuer,
-                      "JwtAudience": OIDC_AUDIENCE}
+                      "JwtAudience": OIDC_AUDIENCE, "StackKeyPrincipals": STACK_KEY_PRINCIPALS}
         credentials = OIDC_CLIENT
     else:
-        parameters = {"ProjectId": descope["project_id"], "DescopeBaseUrl": descope["url"]}
+        parameters = {"ProjectId": descope["project_id"], "DescopeBaseUrl": descope["url"],
+                      "StackKeyPrincipals": STACK_KEY_PRINCIPALS}
         credentials = (descope["project_id"], descope["key"])
     title = f"{label}, AuthProvider={name}"
     other = next(p for p in PROVIDERS if p != name)

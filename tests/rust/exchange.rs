@@ -3,6 +3,7 @@
 
 use m2m_tests::*;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test]
@@ -382,4 +383,113 @@ async fn answers_never_contain_the_access_key() {
         );
     }
     let _: Value = Value::Null;
+}
+
+/// docs/contract.md section 1, "Tokens handed out again": every caller entitled to the same answer gets the
+/// same token, concurrent first callers wait for one exchange, and the cache can be switched off.
+#[tokio::test]
+async fn callers_entitled_to_the_same_answer_share_one_exchange() {
+    let issuer = start_issuer().await;
+    let api = Arc::new(token_api(&issuer, &[]));
+    let exchanges = || issuer.issuer().request_count(IssuerEndpoint::Exchange);
+    let body = json!({"accessKey": "dev-reader-key", "scopes": ["read:data"]});
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (api, body) = (api.clone(), body.clone());
+            tokio::spawn(async move { exchange(&api, body).await })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.expect("no panic"));
+    }
+    assert_eq!(exchanges(), 1, "50 concurrent first calls");
+    let jwts: std::collections::HashSet<_> = replies
+        .iter()
+        .map(|reply| reply.body["jwt"].as_str().expect("a token").to_owned())
+        .collect();
+    assert_eq!(jwts.len(), 1);
+    // Another answer (scopes, tenant, key) is another exchange; the same one again is none.
+    exchange(&api, json!({"accessKey": "dev-reader-key"})).await;
+    exchange(
+        &api,
+        json!({"accessKey": "dev-admin-key", "scopes": ["read:data"]}),
+    )
+    .await;
+    assert_eq!(exchanges(), 3);
+    for _ in 0..20 {
+        let reply = exchange(&api, body.clone()).await;
+        assert!(jwts.contains(reply.body["jwt"].as_str().unwrap()));
+    }
+    assert_eq!(exchanges(), 3);
+    // A refusal is never kept: each refused call asks the provider again.
+    for _ in 0..3 {
+        let reply = exchange(&api, json!({"accessKey": "dev-disabled-key"})).await;
+        assert_eq!(reply.status, 401);
+    }
+    assert_eq!(exchanges(), 6);
+    // Off: every call an exchange.
+    let off = token_api(&issuer, &[("ISSUED_TOKEN_CACHE_ENTRIES", "0")]);
+    for _ in 0..3 {
+        exchange(&off, body.clone()).await;
+    }
+    assert_eq!(exchanges(), 9);
+}
+
+/// An IAM principal that STACK_KEY_PRINCIPALS does not list gets a 403 before anything is exchanged, and a
+/// listed role's sessions get only what the role is allowed.
+#[tokio::test]
+async fn iam_principals_get_what_they_are_listed_for_and_nothing_else() {
+    let issuer = start_issuer().await;
+    let principals = r#"{"arn:aws:iam::123456789012:role/ops/reporting": ["read:data"]}"#;
+    let api = token_api(
+        &issuer,
+        &[
+            ("DESCOPE_ACCESS_KEY", "dev-admin-key"),
+            ("STACK_KEY_PRINCIPALS", principals),
+        ],
+    );
+    let call_as = |principal: &'static str, body: serde_json::Value| {
+        call(
+            &api,
+            from_iam_principal(post_json("/m2m/token/iam", &body.to_string()), principal),
+        )
+    };
+    let reader = "arn:aws:sts::123456789012:assumed-role/reporting/i-1";
+    let reply = call_as(reader, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["scopes"], json!(["read:data"]));
+    let reply = call_as(reader, json!({"scopes": ["admin"]})).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(
+        reply.error(),
+        "Scope not granted to this IAM principal: 'admin'"
+    );
+    let before = issuer.issuer().request_count(IssuerEndpoint::Exchange);
+    for stranger in [
+        IAM_CALLER,
+        "arn:aws:sts::999999999999:assumed-role/reporting/i-1",
+        "arn:aws:iam::123456789012:user/reporting",
+    ] {
+        let reply = call_as(stranger, json!({})).await;
+        assert_eq!(reply.status, 403, "{stranger}");
+        assert_eq!(
+            reply.error(),
+            "This IAM principal may not use the stack's key"
+        );
+    }
+    assert_eq!(
+        issuer.issuer().request_count(IssuerEndpoint::Exchange),
+        before
+    );
+    // Unset: nobody.
+    let nobody = token_api(
+        &issuer,
+        &[
+            ("DESCOPE_ACCESS_KEY", "dev-admin-key"),
+            ("STACK_KEY_PRINCIPALS", ""),
+        ],
+    );
+    let reply = exchange_as_iam_caller(&nobody, json!({})).await;
+    assert_eq!(reply.status, 403);
 }

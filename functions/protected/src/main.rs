@@ -7,13 +7,13 @@ use tower::ServiceBuilder;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     m2m_api::init_tracing();
-    let verifier = m2m_api::verifier_from_env()?;
-    // The signing keys fetched during init (never fatal): a container started ahead of traffic answers
-    // its first request without a fetch.
-    verifier.hydrate().await;
+    let verifier = std::sync::Arc::new(m2m_api::verifier_from_env()?);
     let service = ServiceBuilder::new()
         .layer(ApiLayer::from_env()?) // CORS, POST only, one log line per request
-        .layer(RequireGrant::new(verifier, Require::AnyValidToken))
+        .layer(RequireGrant::new(verifier.clone(), Require::AnyValidToken))
         .service_fn(|request| m2m_api::succeeded(request, "Protected API call succeeded!"));
+    // The signing keys fetched during init, once every setting is read (never fatal): a container started
+    // ahead of traffic answers its first request without a fetch.
+    verifier.hydrate().await;
     m2m_api::run(service).await
 }

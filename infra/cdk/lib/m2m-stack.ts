@@ -134,6 +134,7 @@ export class M2mStack extends Stack {
         SECRET_CACHE_SECONDS: str('SecretCacheSeconds'),
         ALLOW_CREDENTIAL_OVERRIDE: str('AllowCredentialOverride'),
         ALLOWED_PROJECT_IDS: str('AllowedProjectIds'),
+        STACK_KEY_PRINCIPALS: str('StackKeyPrincipals'),
       },
       authorizer: { AUTHORIZER_GRANTS: str('AuthorizerGrants'), AUTHORIZER_RESPONSE: 'simple' },
     };
@@ -266,7 +267,7 @@ export class M2mStack extends Stack {
       // The decision depends on the route (AUTHORIZER_GRANTS), so the route is part of the cache key: a cached
       // allow for one route never opens another. A cached decision can outlive the token by up to
       // AuthorizerCacheSeconds (at most 300).
-      identitySource: ['$request.header.Authorization', '$context.routeKey'],
+      identitySource: ['$request.header.Authorization', '$context.routeKey', '$context.httpMethod', '$context.path'],
       authorizerResultTtlInSeconds: params.AuthorizerCacheSeconds.valueAsNumber,
     });
     // API Gateway may invoke the authorizer for this API's authorizers only.

@@ -10,6 +10,7 @@ export interface Parameters {
   readonly JwtAudience: CfnParameter;
   readonly AllowCredentialOverride: CfnParameter;
   readonly AllowedProjectIds: CfnParameter;
+  readonly StackKeyPrincipals: CfnParameter;
   readonly JwtIssuers: CfnParameter;
   readonly JwtAlgorithms: CfnParameter;
   readonly JwtLeewaySeconds: CfnParameter;
@@ -71,6 +72,11 @@ export function defineParameters(scope: Construct): Parameters {
       allowedPattern: '^[A-Za-z0-9_,-]*$',
       description: 'With AllowCredentialOverride, the only projects a request body may name, comma-separated (ALLOWED_PROJECT_IDS). Empty = any.',
     }),
+    StackKeyPrincipals: p('StackKeyPrincipals', {
+      type: 'String',
+      default: '',
+      description: 'JSON object from IAM principal ARN to the grants it may receive of the stack\'s key (STACK_KEY_PRINCIPALS), e.g. {"arn:aws:iam::123456789012:role/reporting": ["read:data"]}; ["*"] = all of the key\'s grants. A role matches its sessions. Empty = nobody may use POST /m2m/token/iam.',
+    }),
     JwtIssuers: p('JwtIssuers', {
       type: 'String',
       default: '',
@@ -112,6 +118,8 @@ export function defineParameters(scope: Construct): Parameters {
     CorsAllowedOrigins: p('CorsAllowedOrigins', {
       type: 'String',
       default: '',
+      // Exact origins only: the functions refuse '*', 'null', paths and upper case at start-up.
+      allowedPattern: '^(https?://[a-z0-9.-]+(:[0-9]{1,5})?)?(,https?://[a-z0-9.-]+(:[0-9]{1,5})?)*$',
       description: 'Comma-separated extra browser origins (CORS_ALLOWED_ORIGINS); the functions answer the preflights themselves. Empty = same origin only (the page through CloudFront).',
     }),
     AuthProvider: p('AuthProvider', {

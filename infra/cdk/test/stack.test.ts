@@ -181,7 +181,7 @@ describe('HTTP API', () => {
     assert.equal(a.Properties.AuthorizerType, 'REQUEST');
     assert.equal(a.Properties.AuthorizerPayloadFormatVersion, '2.0');
     assert.equal(a.Properties.EnableSimpleResponses, true);
-    assert.deepEqual(a.Properties.IdentitySource, ['$request.header.Authorization', '$context.routeKey']);
+    assert.deepEqual(a.Properties.IdentitySource, ['$request.header.Authorization', '$context.routeKey', '$context.httpMethod', '$context.path']);
     assert.deepEqual(a.Properties.AuthorizerResultTtlInSeconds, { Ref: 'AuthorizerCacheSeconds' });
     template.hasParameter('AuthorizerCacheSeconds', { Default: 300, MaxValue: 300, MinValue: 0 });
     assert.ok(JSON.stringify(a.Properties.AuthorizerUri).includes(`"${ids.authorizer}"`), 'invokes the authorizer');

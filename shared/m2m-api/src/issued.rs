@@ -68,6 +68,8 @@ struct SlotState {
 struct Kept {
     answer: Arc<str>,
     renew_at: i64,
+    /// The exchange that made it (see [`Slot::finished`]).
+    attempt: u64,
 }
 
 /// An answer, and whether it was handed out before.
@@ -134,10 +136,13 @@ impl IssuedTokens {
     }
 
     /// The kept answer for `entitlement` while it is fresh (before its renewal time, `now` in unix
-    /// seconds); otherwise the answer of `issue` (a 200 body and its renewal time), kept when it fits.
+    /// seconds); otherwise the answer of `issue` (a 200 body and its renewal time), kept when it fits. With
+    /// `revalidate` (the caller sent `Cache-Control: no-cache`, as a client does after its token was refused)
+    /// only an answer exchanged while the caller waited counts: concurrent revalidations still share one.
     pub(crate) async fn get_or_issue(
         &self,
         entitlement: &Entitlement<'_>,
+        revalidate: bool,
         now: impl Fn() -> i64,
         issue: impl Future<Output = Result<(String, i64), ApiError>>,
     ) -> Result<Issued, Arc<ApiError>> {
@@ -156,6 +161,7 @@ impl IssuedTokens {
         let mut state = slot.state.lock().await;
         if let Some(kept) = &state.kept
             && now() < kept.renew_at
+            && (!revalidate || kept.attempt > seen)
         {
             HITS.fetch_add(1, Ordering::Relaxed);
             return Ok(Issued {
@@ -232,6 +238,7 @@ mod tests {
             cache
                 .get_or_issue(
                     &entitlement("K2key", &scopes),
+                    false,
                     move || clock.load(Ordering::Relaxed) as i64,
                     async {
                         let n = exchanges.fetch_add(1, Ordering::SeqCst);
@@ -279,8 +286,8 @@ mod tests {
         };
         let e = entitlement("K2key", &scopes);
         let (a, b) = tokio::join!(
-            cache.get_or_issue(&e, || 0, failing()),
-            cache.get_or_issue(&e, || 0, failing()),
+            cache.get_or_issue(&e, false, || 0, failing()),
+            cache.get_or_issue(&e, false, || 0, failing()),
         );
         assert!(a.is_err() && b.is_err());
         assert_eq!(
@@ -290,7 +297,7 @@ mod tests {
         );
         // A later caller tries again.
         let later = cache
-            .get_or_issue(&e, || 0, async { Ok(("ok".to_owned(), 100)) })
+            .get_or_issue(&e, false, || 0, async { Ok(("ok".to_owned(), 100)) })
             .await
             .unwrap();
         assert_eq!(&*later.answer, "ok");
@@ -343,7 +350,7 @@ mod tests {
         let scopes: [String; 0] = [];
         cache.stack_key_in_use("P2Test", "K2old");
         cache
-            .get_or_issue(&entitlement("K2old", &scopes), || 0, async {
+            .get_or_issue(&entitlement("K2old", &scopes), false, || 0, async {
                 Ok(("t".into(), 100))
             })
             .await
@@ -357,7 +364,7 @@ mod tests {
         let off = IssuedTokens::new(0);
         for _ in 0..2 {
             let issued = off
-                .get_or_issue(&entitlement("K2", &scopes), || 0, async {
+                .get_or_issue(&entitlement("K2", &scopes), false, || 0, async {
                     Ok(("t".into(), 100))
                 })
                 .await
@@ -371,14 +378,41 @@ mod tests {
             let renew_at = if answer == "stale" { 0 } else { 100 };
             let e = entitlement(key, &scopes);
             cache
-                .get_or_issue(&e, || 0, async { Ok((answer.clone(), renew_at)) })
+                .get_or_issue(&e, false, || 0, async { Ok((answer.clone(), renew_at)) })
                 .await
                 .unwrap();
             let again = cache
-                .get_or_issue(&e, || 0, async { Ok(("new".into(), 100)) })
+                .get_or_issue(&e, false, || 0, async { Ok(("new".into(), 100)) })
                 .await
                 .unwrap();
             assert!(!again.reused);
         }
+    }
+
+    #[tokio::test]
+    async fn a_revalidating_caller_gets_a_new_exchange_shared_with_its_waiters() {
+        let cache = IssuedTokens::new(8);
+        let scopes: [String; 0] = [];
+        let e = entitlement("K2key", &scopes);
+        let exchanges = AtomicUsize::new(0);
+        let issue = || async {
+            let n = exchanges.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok((format!("token-{n}"), 100))
+        };
+        cache.get_or_issue(&e, false, || 0, issue()).await.unwrap();
+        let (a, b) = tokio::join!(
+            cache.get_or_issue(&e, true, || 0, issue()),
+            cache.get_or_issue(&e, true, || 0, issue()),
+        );
+        assert_eq!(
+            exchanges.load(Ordering::SeqCst),
+            2,
+            "one revalidation for both"
+        );
+        assert_eq!(&*a.unwrap().answer, "token-1");
+        assert_eq!(&*b.unwrap().answer, "token-1");
+        let plain = cache.get_or_issue(&e, false, || 0, issue()).await.unwrap();
+        assert!(plain.reused && &*plain.answer == "token-1");
     }
 }

@@ -253,9 +253,23 @@ impl TokenApi {
             tenant: body.tenant.as_deref(),
             narrowed: credentials.narrowed,
         };
+        // A client whose token was refused asks again with `no-cache`: it gets a new exchange, not the
+        // same token.
+        let revalidate = request
+            .headers()
+            .get_all(lambda_http::http::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|directive| directive.trim().eq_ignore_ascii_case("no-cache"));
         let issued = self
             .issued
-            .get_or_issue(&entitlement, unix_now, self.exchange(&credentials, &body))
+            .get_or_issue(
+                &entitlement,
+                revalidate,
+                unix_now,
+                self.exchange(&credentials, &body),
+            )
             .await?;
         let principal = match &caller {
             Caller::Iam { principal } => Some(principal.as_str()),
