@@ -185,6 +185,7 @@ impl IssuedTokens {
                     (answer.len() <= MAX_KEPT_ANSWER_BYTES && now() < renew_at).then(|| Kept {
                         answer: answer.clone(),
                         renew_at,
+                        attempt,
                     });
                 Ok(Issued {
                     answer,
