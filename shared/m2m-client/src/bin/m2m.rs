@@ -73,7 +73,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct SourceArgs {
-    /// The stack's base URL (default: $M2M_BASE_URL), e.g. https://xxxx.execute-api.eu-west-1.amazonaws.com
+    /// The stack's base URL (default: $M2M_BASE_URL), e.g. `https://xxxx.execute-api.eu-west-1.amazonaws.com`
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
     /// Read the access key from FILE (- for stdin) instead of $DESCOPE_ACCESS_KEY.
