@@ -38,6 +38,9 @@ trap 'exit 143' TERM
 
 echo "building the functions and the local issuer..." >&2
 cargo build --quiet --bins
+# Where cargo put them: target/ unless CARGO_TARGET_DIR (or build.target-dir) points elsewhere.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
 if [[ -n "${DESCOPE_ACCESS_KEY:-}" && -n "${DESCOPE_PROJECT_ID:-}" ]]; then
   mode="Descope (${DESCOPE_BASE_URL:-https://api.descope.com})"
@@ -47,7 +50,7 @@ if [[ -n "${DESCOPE_ACCESS_KEY:-}" && -n "${DESCOPE_PROJECT_ID:-}" ]]; then
 else
   mode="local issuer"
   project=P2LocalDevProject
-  setsid target/debug/descope-local --port 0 >"$state/issuer.out" 2>"$state/issuer.log" &
+  setsid "$target_dir/debug/descope-local" --port 0 >"$state/issuer.out" 2>"$state/issuer.log" &
   pids+=($!)
   for _ in $(seq 100); do
     grep -q "listening on" "$state/issuer.out" 2>/dev/null && break

@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use descope_local::{Endpoint as IssuerEndpoint, Fault};
 
+pub mod http_stack;
+
 /// The project of the shipped dev key file.
 pub const PROJECT: &str = "P2LocalDevProject";
 
