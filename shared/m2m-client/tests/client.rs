@@ -51,6 +51,18 @@ fn issuer_with_ttl(seconds: u64) -> IssuerConfig {
     config
 }
 
+/// A stack whose token function keeps no handed-out tokens, for tests that move only the client's clock:
+/// by the function's clock, which stands still, a kept token is never due, so it would answer every refresh
+/// with the first token and the client's refreshes could not be told from the function's cache.
+async fn stack_without_kept_tokens(ttl_seconds: u64) -> HttpStack {
+    http_stack::start_with(
+        issuer_with_ttl(ttl_seconds),
+        &[("ISSUED_TOKEN_CACHE_ENTRIES", "0")],
+        &[],
+    )
+    .await
+}
+
 mod caching {
     use super::*;
 
@@ -95,7 +107,7 @@ mod caching {
     #[tokio::test]
     async fn a_short_lived_token_is_refreshed_before_it_expires() {
         // Two-minute tokens: kept for exp - 60 s, so replaced from their 60th second on.
-        let stack = http_stack::start_with(issuer_with_ttl(120), &[], &[]).await;
+        let stack = stack_without_kept_tokens(120).await;
         let clock = TestClock::default();
         let tokens = reader(&stack).clock(clock.install()).build().unwrap();
         let first = tokens.token().await.unwrap();
@@ -117,7 +129,7 @@ mod caching {
     #[tokio::test]
     async fn a_skewed_local_clock_neither_refreshes_each_time_nor_keeps_a_token_too_long() {
         for skew in [3_600, -3_600] {
-            let stack = http_stack::start_with(issuer_with_ttl(600), &[], &[]).await;
+            let stack = stack_without_kept_tokens(600).await;
             let clock = TestClock::default();
             clock.set(skew);
             let tokens = reader(&stack).clock(clock.install()).build().unwrap();
@@ -141,7 +153,7 @@ mod caching {
 
     #[tokio::test]
     async fn a_failed_refresh_backs_off_keeps_the_valid_token_and_never_hands_out_an_expired_one() {
-        let stack = http_stack::start_with(issuer_with_ttl(120), &[], &[]).await;
+        let stack = stack_without_kept_tokens(120).await;
         let clock = TestClock::default();
         let tokens = reader(&stack).clock(clock.install()).build().unwrap();
         let first = tokens.token().await.unwrap();
