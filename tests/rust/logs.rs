@@ -11,7 +11,7 @@ use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Everything logged by any thread of this process, through the layers and the filter the functions
-/// ship (`m2m_api::init_tracing`), at the most verbose level the configuration can ask for.
+/// ship (`m2m_api::init_telemetry`), at the most verbose level the configuration can ask for.
 fn capture() -> &'static LogBuffer {
     static CAPTURE: OnceLock<LogBuffer> = OnceLock::new();
     CAPTURE.get_or_init(|| {

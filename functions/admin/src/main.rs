@@ -3,10 +3,9 @@
 use m2m_api::{ApiLayer, Require, RequireGrant};
 use tower::ServiceBuilder;
 
-// One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    m2m_api::init_tracing();
+    m2m_api::init_telemetry();
     let verifier = std::sync::Arc::new(m2m_api::verifier_from_env()?);
     let service = ServiceBuilder::new()
         .layer(ApiLayer::from_env()?) // CORS, POST only, one log line per request

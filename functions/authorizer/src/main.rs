@@ -5,10 +5,9 @@ use m2m_api::Outcome;
 use m2m_authorizer::Verdict;
 use serde_json::Value;
 
-// One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    m2m_api::init_tracing();
+    m2m_api::init_telemetry();
     let authorizer: &'static _ = Box::leak(Box::new(m2m_authorizer::Authorizer::from_env()?));
     // The signing keys fetched during init (never fatal).
     authorizer.verifier().hydrate().await;

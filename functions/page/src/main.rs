@@ -3,10 +3,9 @@
 
 mod page;
 
-// One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    m2m_api::init_tracing();
+    m2m_api::init_telemetry();
     let api: &'static _ = Box::leak(Box::new(page::PageApi::new(page::PageSettings::from_env())));
     m2m_api::run(tower::service_fn(|request| async {
         Ok::<_, std::convert::Infallible>(api.handle(request).await)

@@ -3,10 +3,9 @@
 use m2m_api::ApiLayer;
 use tower::ServiceBuilder;
 
-// One invocation at a time per container: a single-threaded runtime starts faster and uses less memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    m2m_api::init_tracing();
+    m2m_api::init_telemetry();
     let api: &'static _ = Box::leak(Box::new(m2m_api::TokenApi::from_env()?));
     // The configured project's keys and the stack's secret read during init (never fatal).
     api.warm_up().await;

@@ -126,7 +126,7 @@ fn request(event: &str) -> Request {
 }
 
 fn benches(c: &mut Criterion) {
-    // The JSON log lines and EMF metrics the functions write on Lambda (`m2m_api::init_tracing`, with the
+    // The JSON log lines and EMF metrics the functions write on Lambda (`m2m_api::init_telemetry`, with the
     // logging configuration of the templates), formatted for real but written nowhere.
     {
         use tracing_subscriber::layer::SubscriberExt;

@@ -20,8 +20,10 @@ pub enum Exchanger {
 }
 
 pub(crate) struct ExchangeInput<'a> {
-    pub project_id: &'a str,
-    pub access_key: &'a str,
+    /// Descope: the project id; an OAuth provider: the client id.
+    pub client_id: &'a str,
+    /// Descope: the access key; an OAuth provider: the client secret. Never logged, redacted from messages.
+    pub client_secret: &'a str,
     pub scopes: &'a [String],
     pub tenant: Option<&'a str>,
 }
@@ -52,7 +54,7 @@ impl Exchanger {
                 };
                 client
                     .post(format!("{base_url}/v1/auth/accesskey/exchange"))
-                    .bearer_auth(format!("{}:{}", input.project_id, input.access_key))
+                    .bearer_auth(format!("{}:{}", input.client_id, input.client_secret))
                     .json(&body)
             }
             Exchanger::Oidc { discovery } => {
@@ -74,7 +76,7 @@ impl Exchanger {
                 };
                 client
                     .post(endpoint)
-                    .basic_auth(encode(input.project_id), Some(encode(input.access_key)))
+                    .basic_auth(encode(input.client_id), Some(encode(input.client_secret)))
                     .header("accept", "application/json")
                     .form(&form)
             }
@@ -111,17 +113,17 @@ impl Exchanger {
                 .map(str::to_owned)
                 .ok_or(ApiError::Provider(ProviderError::NoToken(token_field))),
             400 if is_invalid_client(document.as_ref()) => Err(ApiError::AuthenticationFailed(
-                provider_message(document.as_ref(), status, input.access_key),
+                provider_message(document.as_ref(), status, input.client_secret),
             )),
             400 | 422 => Err(ApiError::ProviderRejected(provider_message(
                 document.as_ref(),
                 status,
-                input.access_key,
+                input.client_secret,
             ))),
             401 | 403 => Err(ApiError::AuthenticationFailed(provider_message(
                 document.as_ref(),
                 status,
-                input.access_key,
+                input.client_secret,
             ))),
             429 => Err(ApiError::Provider(ProviderError::RateLimited)),
             _ => Err(ApiError::Provider(ProviderError::Status(status))),

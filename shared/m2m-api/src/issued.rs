@@ -81,10 +81,12 @@ pub(crate) struct Issued {
 impl IssuedTokens {
     /// A cache of `entries` answers; 0 turns it off (every request is an exchange).
     pub(crate) fn new(entries: usize) -> Self {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        // Drawing a key fails only without an operating-system random source, where nothing would work.
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-            .expect("the operating system's random source");
+        // From the operating system, not aws-lc's generator: starting that one costs about 25 ms of CPU
+        // (BENCHMARKS.md, "Ready before the first request"), which would land in every init.
+        // Drawing fails only without an operating-system random source, where nothing would work.
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).expect("the operating system's random source");
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &secret);
         IssuedTokens {
             key,
             slots: NonZeroUsize::new(entries).map(|n| Mutex::new(lru::LruCache::new(n))),

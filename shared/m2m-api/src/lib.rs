@@ -27,7 +27,7 @@ pub use exchange::Exchanger;
 pub use http::{Cors, json_response, security_headers};
 pub use issued::{DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, MAX_ISSUED_TOKEN_CACHE_ENTRIES};
 pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantService};
-pub use logging::{LogFormat, LogSettings, init_tracing, lambda_json_layer, text_layer};
+pub use logging::{LogFormat, LogSettings, init_telemetry, lambda_json_layer, text_layer};
 pub use metrics::{MetricsSettings, install_metrics};
 pub use outcome::Outcome;
 pub use protected::{
@@ -35,7 +35,7 @@ pub use protected::{
 };
 pub use request::{MAX_BODY_BYTES, TokenRequest};
 pub use request_line::{RequestLine, install_json_request_lines};
-pub use runtime::{Answer, ApiGatewayEvent, EventGuard, guard, run};
+pub use runtime::{Answer, ApiGatewayEvent, GuardedAdapter, guard, run};
 pub use token::{TokenApi, TokenSettings};
 pub use whoami::whoami;
 

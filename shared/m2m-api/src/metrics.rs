@@ -132,7 +132,7 @@ struct Emitter {
 static EMITTER: OnceLock<Option<Emitter>> = OnceLock::new();
 
 /// Sets where and how the metrics of this process are written; the first call wins (it returns false
-/// afterwards). The functions' binaries install stdout through [`crate::init_tracing`]; until a call,
+/// afterwards). The functions' binaries install stdout through [`crate::init_telemetry`]; until a call,
 /// requests publish nothing (handlers run in-process by tests and benchmarks stay quiet).
 pub fn install_metrics<W>(settings: &MetricsSettings, writer: W) -> bool
 where

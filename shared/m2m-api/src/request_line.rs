@@ -38,7 +38,7 @@ const TARGET: &str = module_path!();
 
 /// Writes the request lines as JSON to `writer` from now on, each followed by the request's metrics line
 /// when metrics are installed, both in one write; the first call wins (it returns false afterwards).
-/// [`crate::init_tracing`] calls it with stdout when the log format is JSON.
+/// [`crate::init_telemetry`] calls it with stdout when the log format is JSON.
 pub fn install_json_request_lines<W>(settings: &LogSettings, writer: W) -> bool
 where
     W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,

@@ -1,9 +1,10 @@
-//! How an HTTP function meets the Lambda runtime: [`run`] hands a `lambda_http` service to
-//! `lambda_runtime::run` behind [`EventGuard`], which does what lambda_http's `Adapter` does (the event into
-//! an `http::Request`, the response into API Gateway's answer) so that no header can crash the conversion of
-//! an event, a panic anywhere fails only its own invocation with a contract-shaped 500, and the conversions
-//! cost less: events are read as [`ApiGatewayEvent`] (an HTTP API event is parsed once, not twice) and
-//! answers written as [`Answer`] (a JSON answer is not copied and decoded again).
+//! How an HTTP function meets the Lambda runtime. [`run`] hands a `lambda_http` service to
+//! `lambda_runtime::run` behind [`GuardedAdapter`], which does the work of lambda_http's `Adapter`.
+//!
+//! Why not the `Adapter` itself: no header may crash the conversion of an event, and a panic anywhere must
+//! fail only its own invocation, with a contract-shaped 500. The conversions also cost less: an HTTP API
+//! event is parsed once, not twice ([`ApiGatewayEvent`]), and a JSON answer is not copied and decoded again
+//! ([`Answer`]).
 
 use crate::{ApiError, RequestLine};
 use futures_util::FutureExt;
@@ -18,7 +19,8 @@ use std::task::{Context, Poll};
 use tower::Service;
 
 /// Runs `service` as the function (in place of `lambda_http::run`): every event sanitised, every panic
-/// answered.
+/// answered. The functions call it on tokio's current-thread runtime: Lambda hands a container one
+/// invocation at a time, and a single-threaded runtime starts faster and uses less memory.
 pub async fn run<S, E>(service: S) -> Result<(), lambda_http::Error>
 where
     S: Service<Request, Response = Response<Body>, Error = E> + Send + 'static,
@@ -29,18 +31,18 @@ where
 }
 
 /// The service `run` hands to the runtime, for in-process callers (tests feed it API Gateway events).
-pub fn guard<S>(service: S) -> EventGuard<S>
+pub fn guard<S>(service: S) -> GuardedAdapter<S>
 where
     S: Service<Request, Response = Response<Body>>,
     S::Future: Send + 'static,
 {
-    EventGuard { inner: service }
+    GuardedAdapter { inner: service }
 }
 
 /// Sanitises each API Gateway event before lambda_http converts it into a request, and turns a panic (in
 /// the conversion, the service or a dependency) into a 500 `{"success": false, "error": "Internal error"}`
 /// for that invocation alone: with `panic = "unwind"` the process goes on serving the next event.
-pub struct EventGuard<S> {
+pub struct GuardedAdapter<S> {
     inner: S,
 }
 
@@ -59,7 +61,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn new(origin: &RequestOrigin, response: Response<Body>) -> Self {
+    /// `response` made an answer with its body as it is (a body lambda_http's conversion would not change).
+    fn as_is(origin: &RequestOrigin, response: Response<Body>) -> Self {
         let (parts, body) = response.into_parts();
         let mut headers = parts.headers;
         // The two origins of the lambda_http features the workspace enables (its Cargo.toml); another one
@@ -88,7 +91,7 @@ impl Answer {
     /// decode as UTF-8 and hand back unchanged, unless it began with a byte order mark, which the decoding
     /// drops), otherwise through that conversion (the text or binary body its content type and encoding call
     /// for).
-    async fn of(origin: &RequestOrigin, response: Response<Body>) -> Self {
+    async fn converted(origin: &RequestOrigin, response: Response<Body>) -> Self {
         let headers = response.headers();
         let json_text = matches!(response.body(), Body::Text(text) if !text.starts_with('\u{feff}'))
             && !headers.contains_key(header::CONTENT_ENCODING)
@@ -101,7 +104,7 @@ impl Answer {
         } else {
             response.into_response().await
         };
-        Answer::new(origin, response)
+        Answer::as_is(origin, response)
     }
 }
 
@@ -208,7 +211,7 @@ impl<'de> serde::Deserialize<'de> for ApiGatewayEvent {
     }
 }
 
-impl<S> Service<LambdaEvent<ApiGatewayEvent>> for EventGuard<S>
+impl<S> Service<LambdaEvent<ApiGatewayEvent>> for GuardedAdapter<S>
 where
     S: Service<Request, Response = Response<Body>>,
     S::Future: Send + 'static,
@@ -262,11 +265,11 @@ where
         match called {
             Ok(future) => Box::pin(async move {
                 match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(Ok(response)) => Ok(AssertUnwindSafe(Answer::of(&origin, response))
+                    Ok(Ok(response)) => Ok(AssertUnwindSafe(Answer::converted(&origin, response))
                         .catch_unwind()
                         .await
                         // The service's line was written with its own status already.
-                        .unwrap_or_else(|_| Answer::new(&origin, unrouted(&ApiError::Internal)))),
+                        .unwrap_or_else(|_| Answer::as_is(&origin, unrouted(&ApiError::Internal)))),
                     Ok(Err(error)) => Err(error),
                     Err(_) => Ok(guard_answer(&origin, &line, ApiError::Internal)),
                 }
@@ -340,7 +343,7 @@ fn guard_answer(origin: &RequestOrigin, line: &RequestLine, error: ApiError) -> 
         crate::Outcome::of(&error),
         Some(error.kind()),
     );
-    Answer::new(origin, response)
+    Answer::as_is(origin, response)
 }
 
 const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");

@@ -1,6 +1,5 @@
 use crate::credentials::{
-    Caller, CredentialKind, CredentialSettings, Credentials, KeySource as CredentialSource,
-    ResolvedCredentials,
+    Caller, CredentialKind, CredentialSettings, CredentialSource, Credentials, ResolvedCredentials,
 };
 use crate::exchange::{ExchangeInput, Exchanger};
 use crate::http::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};
@@ -293,8 +292,8 @@ impl TokenApi {
         body: &TokenRequest,
     ) -> Result<(String, i64), ApiError> {
         let input = ExchangeInput {
-            project_id: &credentials.project_id,
-            access_key: &credentials.access_key,
+            client_id: &credentials.project_id,
+            client_secret: &credentials.access_key,
             scopes: &credentials.scopes,
             tenant: body.tenant.as_deref(),
         };

@@ -84,14 +84,14 @@ struct CacheState {
     attempts: u64,
 }
 
-enum Decision {
+enum KeyLookup {
     Use(Arc<VerifyingKey>),
     Refuse(VerifyError),
     Fetch { unknown_kid: bool },
 }
 
 impl CacheState {
-    fn decide(&self, kid: &str, now: Instant, options: &JwksCacheOptions) -> Decision {
+    fn decide(&self, kid: &str, now: Instant, options: &JwksCacheOptions) -> KeyLookup {
         let key = self.keys.get(kid);
         let stale = self
             .fetched_at
@@ -105,24 +105,24 @@ impl CacheState {
             })
             .filter(|left| !left.is_zero());
         match (key, stale, backoff_left) {
-            (Some(key), false, _) => Decision::Use(key.clone()),
+            (Some(key), false, _) => KeyLookup::Use(key.clone()),
             (Some(key), true, Some(left)) => match self.trusted(key, now, options) {
-                Some(key) => Decision::Use(key),
-                None => Decision::Refuse(VerifyError::KeysUnavailable { retry_after: left }),
+                Some(key) => KeyLookup::Use(key),
+                None => KeyLookup::Refuse(VerifyError::KeysUnavailable { retry_after: left }),
             },
-            (Some(_), true, None) => Decision::Fetch { unknown_kid: false },
+            (Some(_), true, None) => KeyLookup::Fetch { unknown_kid: false },
             (None, _, Some(left)) => {
-                Decision::Refuse(VerifyError::KeysUnavailable { retry_after: left })
+                KeyLookup::Refuse(VerifyError::KeysUnavailable { retry_after: left })
             }
-            (None, true, None) => Decision::Fetch { unknown_kid: false },
+            (None, true, None) => KeyLookup::Fetch { unknown_kid: false },
             (None, false, None) => {
                 let recently = self
                     .last_unknown_kid_refresh
                     .is_some_and(|at| now.duration_since(at) < options.unknown_kid_interval);
                 if recently {
-                    Decision::Refuse(VerifyError::UnknownKey)
+                    KeyLookup::Refuse(VerifyError::UnknownKey)
                 } else {
-                    Decision::Fetch { unknown_kid: true }
+                    KeyLookup::Fetch { unknown_kid: true }
                 }
             }
         }
@@ -271,9 +271,9 @@ impl JwksCache {
         let (attempts_seen, unknown_kid) = {
             let state = self.read_state();
             match state.decide(kid, Instant::now(), &self.options) {
-                Decision::Use(key) => return Ok(key),
-                Decision::Refuse(error) => return Err(error),
-                Decision::Fetch { unknown_kid } => (state.attempts, unknown_kid),
+                KeyLookup::Use(key) => return Ok(key),
+                KeyLookup::Refuse(error) => return Err(error),
+                KeyLookup::Fetch { unknown_kid } => (state.attempts, unknown_kid),
             }
         };
         let _single_flight = self.refresh.lock().await;

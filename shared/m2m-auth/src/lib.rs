@@ -18,6 +18,7 @@ mod keys;
 pub mod lifetime;
 mod strict_json;
 mod token_cache;
+mod verified;
 mod verify;
 
 pub use algorithm::{Algorithm, SUPPORTED_ALGORITHMS, parse_algorithm};
@@ -37,7 +38,8 @@ pub use token_cache::{
     DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
     token_cache_totals,
 };
-pub use verify::{KeySource, TokenPolicy, VerifiedToken, Verifier};
+pub use verified::VerifiedToken;
+pub use verify::{KeySource, TokenPolicy, Verifier};
 
 /// JSON object type used for decoded headers and claims.
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

@@ -15,7 +15,7 @@
 //! steer; a prefix of another caller's token cannot be learnt from lookup times.
 
 use crate::keys::VerifyingKey;
-use crate::verify::{Validity, VerifiedToken};
+use crate::verified::{Validity, VerifiedToken};
 use crate::{JsonObject, MAX_TOKEN_BYTES};
 use lru::LruCache;
 use serde_json::Value;

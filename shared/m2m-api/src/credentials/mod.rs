@@ -246,7 +246,7 @@ impl Caller {
 
 /// Where the exchanged key came from (for logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeySource {
+pub(crate) enum CredentialSource {
     /// The caller's own key, from the request body.
     Request,
     /// The stack's key, from the Secrets Manager secret.
@@ -255,12 +255,12 @@ pub(crate) enum KeySource {
     Environment,
 }
 
-impl KeySource {
+impl CredentialSource {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            KeySource::Request => "request",
-            KeySource::Secret => "secret",
-            KeySource::Environment => "environment",
+            CredentialSource::Request => "request",
+            CredentialSource::Secret => "secret",
+            CredentialSource::Environment => "environment",
         }
     }
 }
@@ -269,7 +269,7 @@ impl KeySource {
 pub(crate) struct ResolvedCredentials {
     pub project_id: String,
     pub access_key: String,
-    pub source: KeySource,
+    pub source: CredentialSource,
     /// The scopes sent to the provider: the caller's, or an IAM principal's allowance when it asked none.
     pub scopes: Vec<String>,
     /// The scopes are an allowance, not a request: the token holds those of them the key holds, and one the
@@ -324,7 +324,7 @@ impl Credentials {
             return Ok(ResolvedCredentials {
                 project_id,
                 access_key: key.clone(),
-                source: KeySource::Request,
+                source: CredentialSource::Request,
                 scopes: request.scopes.clone(),
                 narrowed: false,
             });
@@ -360,7 +360,7 @@ impl Credentials {
             return Ok(ResolvedCredentials {
                 project_id,
                 access_key: value.access_key.clone(),
-                source: KeySource::Secret,
+                source: CredentialSource::Secret,
                 scopes,
                 narrowed,
             });
@@ -369,7 +369,7 @@ impl Credentials {
             (Some(key), Some(project_id)) => Ok(ResolvedCredentials {
                 project_id: project_id.clone(),
                 access_key: key.clone(),
-                source: KeySource::Environment,
+                source: CredentialSource::Environment,
                 scopes,
                 narrowed,
             }),
