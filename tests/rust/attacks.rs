@@ -70,7 +70,17 @@ enum Via {
     At,
     /// `POST /m2m/token` with the input as its body.
     Token,
+    /// `POST /m2m/token/iam` with the input as its body, as API Gateway hands it over from the IAM route:
+    /// signed by this principal (`requestContext.authorizer.iam.userArn`). The token function lists
+    /// [`IAM_PRINCIPALS`].
+    Iam(&'static str),
 }
+
+/// The `STACK_KEY_PRINCIPALS` of the `Via::Iam` rows: a role with every grant of the stack's key, a role on
+/// a path that may receive `read:data`, and a user that may receive `read:data`.
+const IAM_PRINCIPALS: &str = r#"{"arn:aws:iam::123456789012:role/reporting-job": ["*"],
+    "arn:aws:iam::123456789012:role/team/reader": ["read:data"],
+    "arn:aws:iam::123456789012:user/alice": ["read:data"]}"#;
 
 #[derive(Clone)]
 enum Input {
@@ -98,6 +108,10 @@ enum Expect {
     AuthFailed,
     /// 401 from the token function: a public caller sent no key (`An access key is required`).
     KeyRequired,
+    /// 403 from the token function: `This IAM principal may not use the stack's key`.
+    PrincipalRefused,
+    /// 403 from the token function, `Scope not granted to this IAM principal: '<scope>'`.
+    PrincipalNotGranted(&'static str),
 }
 
 struct Case {
@@ -154,6 +168,7 @@ fn table() -> Vec<Case> {
         encoding::cases(),
         claims::cases(),
         requests::cases(),
+        requests::iam_cases(),
     ]
     .into_iter()
     .flatten()

@@ -123,3 +123,45 @@ pub(super) fn cases() -> Vec<Case> {
             |c| Input::Authorization(vec![format!("bearer {}", c.signed(json!({}), json!({})))]), Pass),
     ]
 }
+
+/// The rows on the IAM route: who may have the stack's key exchanged, and for what (`STACK_KEY_PRINCIPALS`,
+/// docs/contract.md section 1). Each principal is the `userArn` API Gateway reports; none can be sent by a
+/// caller.
+#[rustfmt::skip]
+pub(super) fn iam_cases() -> Vec<Case> {
+    use Expect::*;
+    vec![
+        case("iam-listed-role-session", "iam-principal", "STACK_KEY_PRINCIPALS (a role matches its sessions; control)",
+            |_| body("{}"), Pass).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/reporting-job/i-0abc")),
+        case("iam-unlisted-role", "iam-principal", "STACK_KEY_PRINCIPALS (unlisted: refused, no exchange)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/other-job/i-0abc")),
+        case("iam-role-name-prefix", "iam-principal", "STACK_KEY_PRINCIPALS (names match whole)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/reporting-job2/i-0abc")),
+        case("iam-other-account", "iam-principal", "STACK_KEY_PRINCIPALS (by account)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:sts::210987654321:assumed-role/reporting-job/i-0abc")),
+        case("iam-other-partition", "iam-principal", "STACK_KEY_PRINCIPALS (by partition)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws-cn:sts::123456789012:assumed-role/reporting-job/i-0abc")),
+        case("iam-wildcard-role", "iam-principal", "STACK_KEY_PRINCIPALS (no wildcards)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/*/i-0abc")),
+        case("iam-session-without-name", "iam-principal", "STACK_KEY_PRINCIPALS (an assumed-role ARN names a session)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/reporting-job")),
+        case("iam-role-arn-itself", "iam-principal", "STACK_KEY_PRINCIPALS (a listed role matches its sessions, not its own ARN)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:iam::123456789012:role/reporting-job")),
+        case("iam-path-role-session", "iam-principal", "STACK_KEY_PRINCIPALS (role/team/reader matches assumed-role/reader)",
+            |_| body(r#"{"scopes":["read:data"]}"#), Pass).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/reader/task-1")),
+        case("iam-reader-asks-admin", "iam-principal", "STACK_KEY_PRINCIPALS (narrowed to what the principal may receive)",
+            |_| body(r#"{"scopes":["admin"]}"#), PrincipalNotGranted("admin")).via(Via::Iam("arn:aws:sts::123456789012:assumed-role/reader/task-1")),
+        case("iam-user-exact", "iam-principal", "STACK_KEY_PRINCIPALS (a user matches exactly)",
+            |_| body("{}"), Pass).via(Via::Iam("arn:aws:iam::123456789012:user/alice")),
+        case("iam-user-on-a-path", "iam-principal", "STACK_KEY_PRINCIPALS (a user matches exactly, path included)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:iam::123456789012:user/team/alice")),
+        case("iam-user-case", "iam-principal", "STACK_KEY_PRINCIPALS (exact: no case folding)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:iam::123456789012:user/Alice")),
+        case("iam-user-asks-admin", "iam-principal", "STACK_KEY_PRINCIPALS",
+            |_| body(r#"{"scopes":["read:data","admin"]}"#), PrincipalNotGranted("admin")).via(Via::Iam("arn:aws:iam::123456789012:user/alice")),
+        case("iam-root", "iam-principal", "STACK_KEY_PRINCIPALS (the account's root is not listed)",
+            |_| body("{}"), PrincipalRefused).via(Via::Iam("arn:aws:iam::123456789012:root")),
+        case("iam-empty-principal", "iam-principal", "docs/contract.md section 1 (an empty userArn is no IAM identity: a public caller)",
+            |_| body("{}"), KeyRequired).via(Via::Iam("")),
+    ]
+}

@@ -2,7 +2,7 @@
 //! fixed clock, or the token function), twice over the same inputs, cold then warm.
 
 use super::kit::{Ctx, OwnKeys};
-use super::{AUDIENCE, Case, ENVS, EXTRA_ISSUER, Env, Expect, Input, Via, table};
+use super::{AUDIENCE, Case, ENVS, EXTRA_ISSUER, Env, Expect, IAM_PRINCIPALS, Input, Via, table};
 use lambda_http::{Body, Request};
 use m2m_api::{ADMIN, ApiError, PROTECTED, ProtectedApi, Protection, TokenApi, USER};
 use m2m_tests::*;
@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 struct Apis {
     protected: HashMap<(Env, &'static str), ProtectedApi>,
     token: TokenApi,
+    /// The token function whose `STACK_KEY_PRINCIPALS` is [`IAM_PRINCIPALS`], with the admin key as the
+    /// stack's key.
+    iam_token: TokenApi,
 }
 
 fn env_vars(env: Env) -> Vec<(&'static str, &'static str)> {
@@ -43,6 +46,13 @@ impl Apis {
         Apis {
             protected,
             token: token_api(&ctx.issuer, &[]),
+            iam_token: token_api(
+                &ctx.issuer,
+                &[
+                    ("STACK_KEY_PRINCIPALS", IAM_PRINCIPALS),
+                    ("DESCOPE_ACCESS_KEY", "dev-admin-key"),
+                ],
+            ),
         }
     }
 
@@ -51,14 +61,14 @@ impl Apis {
     }
 }
 
-fn token_request(body: Vec<u8>) -> Request {
+fn token_request(path: &str, body: Vec<u8>) -> Request {
     let body = match String::from_utf8(body) {
         Ok(text) => Body::Text(text),
         Err(error) => Body::Binary(error.into_bytes()),
     };
     lambda_http::http::Request::builder()
         .method("POST")
-        .uri("https://api.example/m2m/token")
+        .uri(format!("https://api.example{path}"))
         .header("content-type", "application/json")
         .body(body)
         .unwrap()
@@ -93,7 +103,12 @@ async fn outcome(
             }
         }
         (Via::Token, Input::Body(bytes)) => {
-            let reply = call(&apis.token, token_request(bytes)).await;
+            let reply = call(&apis.token, token_request("/m2m/token", bytes)).await;
+            (reply.status, reply.error().to_owned(), None)
+        }
+        (Via::Iam(principal), Input::Body(bytes)) => {
+            let request = from_iam_principal(token_request(m2m_api::IAM_ROUTE, bytes), principal);
+            let reply = call(&apis.iam_token, request).await;
             (reply.status, reply.error().to_owned(), None)
         }
         (_, input) => {
@@ -122,7 +137,7 @@ async fn outcome(
 
 /// What is wrong with an outcome, if anything.
 fn mismatch(case: &Case, (status, error, www): &(u16, String, Option<String>)) -> Option<String> {
-    let at = matches!(case.via, Via::At | Via::Token);
+    let at = matches!(case.via, Via::At | Via::Token | Via::Iam(_));
     let ok = match case.expect {
         Expect::Pass => *status == 200,
         Expect::Invalid(reason) => {
@@ -145,6 +160,13 @@ fn mismatch(case: &Case, (status, error, www): &(u16, String, Option<String>)) -
         }
         Expect::AuthFailed => *status == 401 && error.starts_with("Authentication failed: "),
         Expect::KeyRequired => *status == 401 && error == "An access key is required",
+        Expect::PrincipalRefused => {
+            *status == 403 && error == "This IAM principal may not use the stack's key"
+        }
+        Expect::PrincipalNotGranted(scope) => {
+            *status == 403
+                && *error == format!("Scope not granted to this IAM principal: '{scope}'")
+        }
     };
     (!ok).then(|| {
         format!(
@@ -223,7 +245,8 @@ async fn the_attack_table() {
                     case.id
                 ));
             }
-            let verifies = !matches!(case.via, Via::Token) && matches!(input, Input::Bearer(_));
+            let verifies =
+                !matches!(case.via, Via::Token | Via::Iam(_)) && matches!(input, Input::Bearer(_));
             if warm && verified && verifies && (hits == hits_before || entries != entries_before) {
                 failures.push(format!(
                     "{}: passed before, yet not answered from the cache",
