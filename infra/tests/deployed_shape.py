@@ -298,14 +298,14 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
         def iam(body: dict, identity: dict, route: str = "/m2m/token/iam") -> Invocation:
             return token.invoke(token_event(stack, body, route=route, iam=identity, through_cloudfront=False))
         # Unlisted: another role, a listed role's name in another account, a user: 403 and no exchange.
-        exchanged = token.output().count('"token exchanged"')
+        exchanged = token.quiet_output().count('"token exchanged"')
         for identity in [session("someone-else"), iam_identity(f"arn:aws:sts::210987654321:assumed-role/reporting-job/x"),
                          iam_identity(f"arn:aws:iam::{ACCOUNT}:user/reporting-job")]:
             answer = iam({}, identity)
             assert answer.status == 403, answer
             assert answer.body["error"] == "This IAM principal may not use the stack's key", answer
             contract_error(answer)
-        assert token.output().count('"token exchanged"') == exchanged, "an unlisted principal caused an exchange"
+        assert token.quiet_output().count('"token exchanged"') == exchanged, "an unlisted principal caused an exchange"
         assert "principal_not_allowed" in token.output(), "the refusal is logged and counted under its outcome"
         # A session of role team/readers (its ARN names no path): narrowed to read:data.
         answer = iam({}, session("readers"))
@@ -324,7 +324,7 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
 
     def one_exchange_per_lifetime() -> None:
         token = stack.function("token")
-        before = token.output().count('"token exchanged"')
+        before = token.quiet_output().count('"token exchanged"')
         jwts = set()
         for call in range(100):
             identity = session("reporting-job", f"task-{call % 10}")
@@ -332,7 +332,7 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
                                               through_cloudfront=False))
             assert answer.status == 200, answer
             jwts.add(answer.body["jwt"])
-        exchanges = token.output().count('"token exchanged"') - before
+        exchanges = token.quiet_output().count('"token exchanged"') - before
         assert exchanges == 1 and len(jwts) == 1, f"100 calls from 10 principals: {exchanges} exchanges, {len(jwts)} tokens"
         tokens.extend(jwts)
     check(f"{label}: 100 IAM calls from 10 principals asking the same grants cost one exchange",
@@ -346,7 +346,7 @@ def run_checks(stack: Stack, check: Callable[[str, Callable[[], None]], None]) -
                        lambda e: e.update({"isBase64Encoded": True, "body": "not base64!"})]:
             event = token_event(stack, {"accessKey": PAGE_KEY})
             mutate(event)
-            seen = len(token.output())
+            seen = len(token.quiet_output())
             answer = token.invoke(event)
             assert answer.status == 400, answer
             contract_error(answer)
@@ -450,7 +450,7 @@ def scan_logs(stack: Stack, tokens: list[str], secret_string: str) -> None:
     for token in tokens:
         secrets |= {token, token.split(".")[2], ".".join(token.split(".")[:2])}
     for name, process in stack.processes.items():
-        output = process.output()
+        output = process.quiet_output()
         assert output.strip(), f"{name} printed nothing at the most verbose level"
         for secret in secrets:
             assert secret not in output, f"{name}'s logs hold a secret or token ({secret[:6]}...)"

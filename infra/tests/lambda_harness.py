@@ -206,6 +206,18 @@ class LambdaProcess:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def quiet_output(self, interval: float = 0.2, timeout: float = 5.0) -> str:
+        """The output once no line has arrived for `interval` seconds: every line of the invocations answered so
+        far read from the pipe (a line written just before an answer may arrive after it)."""
+        deadline = time.monotonic() + timeout
+        seen = len(self.lines)
+        while time.monotonic() < deadline:
+            time.sleep(interval)
+            if len(self.lines) == seen:
+                break
+            seen = len(self.lines)
+        return self.output()
+
     def output_since(self, mark: int, needle: str, timeout: float = 5.0) -> str:
         """The output after its first `mark` characters, once it holds `needle` (or `timeout` has passed): a
         line written just before the answer may still be in the pipe when the answer arrives."""

@@ -177,7 +177,7 @@ def one_stack(label: str, template: dict, name: str, provider: OidcProvider | No
         event = http_api_event("POST", "/m2m/token/iam", {"content-type": "application/json"},
                                json.dumps({"scopes": ["read:data"]}), iam=iam_identity())
         answer = stack.function("token").invoke(event)
-        return answer, stack.processes["token"].output()
+        return answer, stack.processes["token"].quiet_output()
 
     def refused() -> None:
         for value in [created, filled(documented_members(readme, other), credentials)]:
