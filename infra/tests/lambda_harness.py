@@ -218,14 +218,6 @@ class LambdaProcess:
             seen = len(self.lines)
         return self.output()
 
-    def output_since(self, mark: int, needle: str, timeout: float = 5.0) -> str:
-        """The output after its first `mark` characters, once it holds `needle` (or `timeout` has passed): a
-        line written just before the answer may still be in the pipe when the answer arrives."""
-        deadline = time.monotonic() + timeout
-        while needle not in self.output()[mark:] and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.output()[mark:]
-
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()

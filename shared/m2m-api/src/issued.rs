@@ -81,7 +81,7 @@ pub(crate) struct Issued {
 impl IssuedTokens {
     /// A cache of `entries` answers; 0 turns it off (every request is an exchange).
     pub(crate) fn new(entries: usize) -> Self {
-        // From the operating system, not aws-lc's generator: starting that one costs about 25 ms of CPU
+        // From the operating system, not aws-lc's generator: starting that one costs 23 ms of CPU
         // (BENCHMARKS.md, "Ready before the first request"), which would land in every init.
         // Drawing fails only without an operating-system random source, where nothing would work.
         let mut secret = [0u8; 32];

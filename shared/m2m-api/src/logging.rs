@@ -110,9 +110,10 @@ fn enabled_level(filter: &Targets, target: &str) -> LevelFilter {
     .map_or(LevelFilter::OFF, LevelFilter::from_level)
 }
 
-/// Installs the function's telemetry from the environment: the log subscriber ([`LogSettings::from_lookup`]):
-/// JSON lines on stdout, or compact text on stderr; the metrics ([`crate::MetricsSettings::from_lookup`]), EMF
-/// lines on stdout; and, with JSON logs, a panic hook that logs panics as JSON lines. A second initialisation (tests) is harmless: the first subscriber stays.
+/// Installs the function's telemetry from the environment: the log subscriber ([`LogSettings::from_lookup`]),
+/// JSON lines on stdout or compact text on stderr; the metrics ([`crate::MetricsSettings::from_lookup`]), EMF
+/// lines on stdout; and, with JSON logs, a panic hook that logs panics as JSON lines. A second initialisation
+/// (tests) is harmless: the first subscriber stays.
 ///
 /// The filter is `tracing_subscriber`'s `Targets` rather than `EnvFilter`: the same directives minus span and
 /// field filters, without the regular-expression engine `EnvFilter` links (about a quarter of a megabyte of
