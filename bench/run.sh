@@ -47,7 +47,7 @@ step "criterion: verification and handlers"
 # A stale estimate of a renamed or removed case must not reach the table.
 rm -rf "$CARGO_TARGET_DIR/criterion/auth" "$CARGO_TARGET_DIR/criterion/api"
 cargo bench --locked -p m2m-auth --bench verify -- --noplot "${criterion_args[@]}"
-cargo bench --locked -p m2m-api --bench handlers -- --noplot "${criterion_args[@]}"
+cargo bench --locked -p m2m-token --bench handlers -- --noplot "${criterion_args[@]}"
 python3 bench/report.py --criterion "$CARGO_TARGET_DIR/criterion" --out "$out" >/dev/null
 
 step "release binaries (this machine's architecture) for the cold-start and Node runs"

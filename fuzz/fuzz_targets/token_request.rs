@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use m2m_api::{MAX_BODY_BYTES, TokenRequest};
+use m2m_token::{MAX_BODY_BYTES, TokenRequest};
 
 fuzz_target!(|body: &[u8]| {
     let Ok(request) = TokenRequest::parse(body) else {

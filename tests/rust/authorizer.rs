@@ -626,7 +626,7 @@ proptest! {
 #[tokio::test]
 async fn each_decision_is_classified_for_the_metrics() {
     use m2m_auth::VerifyError;
-    use m2m_authorizer::Verdict;
+    use m2m_authorizer::Decision;
     let issuer = start_issuer().await;
     let tokens = token_api(&issuer, &[]);
     let reader = token_for(&tokens, "dev-reader-key", &[]).await;
@@ -639,48 +639,51 @@ async fn each_decision_is_classified_for_the_metrics() {
             "POST",
             "/api/user",
             Some(bearer(&reader)),
-            Verdict::Allowed,
+            Decision::Allowed,
         ),
         (
             Kind::V2Simple,
             "POST",
             "/api/admin",
             Some(bearer(&reader)),
-            Verdict::NotGranted,
+            Decision::NotGranted,
         ),
-        (Kind::V2Simple, "POST", "/api/user", None, Verdict::NoToken),
+        (Kind::V2Simple, "POST", "/api/user", None, Decision::NoToken),
         (
             Kind::RestToken,
             "POST",
             "/api/user",
             Some(bearer(&expired)),
-            Verdict::Refused(VerifyError::Expired),
+            Decision::Refused(VerifyError::Expired),
         ),
         (
             Kind::HttpV1,
             "POST",
             "/api/user",
             Some(bearer("not.a.token")),
-            Verdict::Refused(VerifyError::Malformed("not base64url")),
+            Decision::Refused(VerifyError::Malformed("not base64url")),
         ),
     ] {
         let auth = match &auth {
             Some(value) => Auth::Header(value),
             None => Auth::Missing,
         };
-        let (_, verdict) = authorizer.decide(event(kind, method, path, auth)).await;
+        let verdict = authorizer
+            .decide(event(kind, method, path, auth))
+            .await
+            .decision;
         match (&verdict, &expected) {
             // The exact reason of a malformed token is the verifier's business; its class is what counts.
             (
-                Verdict::Refused(VerifyError::Malformed(_)),
-                Verdict::Refused(VerifyError::Malformed(_)),
+                Decision::Refused(VerifyError::Malformed(_)),
+                Decision::Refused(VerifyError::Malformed(_)),
             ) => {}
             _ => assert_eq!(verdict, expected, "{kind:?} {method} {path}"),
         }
     }
-    let (answer, verdict) = authorizer.decide(json!({"hello": "world"})).await;
-    assert!(answer.is_err());
-    assert_eq!(verdict, Verdict::NotAnAuthorizerEvent);
+    let decided = authorizer.decide(json!({"hello": "world"})).await;
+    assert!(decided.answer.is_err());
+    assert_eq!(decided.decision, Decision::NotAnAuthorizerEvent);
 }
 
 /// A grant on a path that a parameter route (or an `ANY` route) serves: the simple answer and the IAM answer

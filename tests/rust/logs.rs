@@ -11,20 +11,20 @@ use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Everything logged by any thread of this process, through the layers and the filter the functions
-/// ship (`m2m_api::init_telemetry`), at the most verbose level the configuration can ask for.
+/// ship (`m2m_telemetry::init_telemetry`), at the most verbose level the configuration can ask for.
 fn capture() -> &'static LogBuffer {
     static CAPTURE: OnceLock<LogBuffer> = OnceLock::new();
     CAPTURE.get_or_init(|| {
         let capture = LogBuffer::default();
         let (text, json) = (capture.clone(), capture.clone());
-        let settings = m2m_api::LogSettings::from_lookup(lookup(&[
+        let settings = m2m_telemetry::LogSettings::from_lookup(lookup(&[
             ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
             ("RUST_LOG", "trace"),
         ]));
         let subscriber = tracing_subscriber::registry()
             .with(settings.filter)
-            .with(m2m_api::text_layer(text))
-            .with(m2m_api::lambda_json_layer(json));
+            .with(m2m_telemetry::text_layer(text))
+            .with(m2m_telemetry::lambda_json_layer(json));
         tracing::subscriber::set_global_default(subscriber)
             .expect("the only subscriber of this process");
         capture

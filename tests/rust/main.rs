@@ -3,6 +3,7 @@
 
 mod attacks;
 mod authorizer;
+mod crates;
 mod exchange;
 mod faults;
 mod keys;

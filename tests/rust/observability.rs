@@ -4,7 +4,8 @@
 //! from the function's configuration and the fixed outcome set only — never from a request or a token.
 
 use lambda_http::{Request, RequestExt};
-use m2m_api::{ADMIN, LogFormat, LogSettings, MetricsSettings, Outcome, PROTECTED, USER};
+use m2m_api::{ADMIN, PROTECTED, USER};
+use m2m_telemetry::{LogFormat, LogSettings, MetricsSettings, Outcome};
 use m2m_tests::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,14 +27,17 @@ fn capture() -> (LogBuffer, LogBuffer) {
     assert_eq!(settings.format, LogFormat::Json);
     let subscriber = tracing_subscriber::registry()
         .with(settings.filter)
-        .with(m2m_api::lambda_json_layer(logs.clone()));
+        .with(m2m_telemetry::lambda_json_layer(logs.clone()));
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     let metrics_settings = MetricsSettings::from_lookup(lookup(&[
         ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION),
         ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
         ("METRICS_NAMESPACE", NAMESPACE),
     ]));
-    assert!(m2m_api::install_metrics(&metrics_settings, metrics.clone()));
+    assert!(m2m_telemetry::install_metrics(
+        &metrics_settings,
+        metrics.clone()
+    ));
     (logs, metrics)
 }
 
@@ -277,16 +281,23 @@ async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
             .map(|d| d[name].as_u64().unwrap())
             .sum::<u64>()
     };
-    let fetches = m2m_auth::jwks_fetch_totals();
-    assert_eq!(total("JwksFetches"), fetches.fetches);
-    assert_eq!(total("JwksFetchFailures"), fetches.failures);
-    assert!(fetches.fetches >= 4 && fetches.failures >= 1, "{fetches:?}");
+    let counted = |name: &str| m2m_telemetry::metrics::counted(name).expect(name);
+    let (fetches, failures) = (counted("JwksFetches"), counted("JwksFetchFailures"));
+    assert_eq!(total("JwksFetches"), fetches);
+    assert_eq!(total("JwksFetchFailures"), failures);
+    assert!(
+        fetches >= 4 && failures >= 1,
+        "{fetches} fetches, {failures} failures"
+    );
     assert_eq!(total("SecretReadFailures"), 1);
     // The protected functions' verified-token caches: each first sight of a token is a miss, a repeat a hit.
-    let cache = m2m_auth::token_cache_totals();
-    assert_eq!(total("VerifiedTokenCacheHits"), cache.hits);
-    assert_eq!(total("VerifiedTokenCacheMisses"), cache.misses);
-    assert!(cache.misses >= 1, "{cache:?}");
+    assert_eq!(
+        total("VerifiedTokenCacheHits"),
+        counted("VerifiedTokenCacheHits")
+    );
+    let misses = counted("VerifiedTokenCacheMisses");
+    assert_eq!(total("VerifiedTokenCacheMisses"), misses);
+    assert!(misses >= 1, "{misses} misses");
 
     // Logs: every line JSON with a timestamp and a level; one request line per request, with its ids.
     let logs = logs.text();

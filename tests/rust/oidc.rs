@@ -6,10 +6,9 @@
 //! Needs `node` (20 or later) and the npm packages (`npm ci --prefix tests`); without them every test here
 //! fails with a message saying so. Nothing is skipped.
 
-use m2m_api::{
-    ADMIN, AuthConfig, Cors, PROTECTED, ProtectedApi, Protection, TokenApi, TokenSettings, USER,
-};
+use m2m_api::{ADMIN, AuthConfig, Cors, PROTECTED, ProtectedApi, Protection, USER};
 use m2m_tests::*;
+use m2m_token::{TokenApi, TokenSettings};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -6,8 +6,8 @@
 //! recording.
 
 use aws_sdk_secretsmanager as sm;
-use m2m_api::{CredentialSettings, TokenApi};
 use m2m_tests::*;
+use m2m_token::{CredentialSettings, TokenApi};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -166,7 +166,7 @@ async fn sdk_client(endpoint: &str) -> sm::Client {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ];
-    CredentialSettings::from_lookup(m2m_api::CredentialKind::DescopeAccessKey, lookup(&vars))
+    CredentialSettings::from_lookup(m2m_token::CredentialKind::DescopeAccessKey, lookup(&vars))
         .expect("valid settings")
         .secrets_manager_client()
         .await

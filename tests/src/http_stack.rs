@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use descope_local::{IssuerConfig, RunningIssuer};
 use lambda_http::Body;
-use m2m_api::{ADMIN, PROTECTED, ProtectedApi, TokenApi, USER};
+use m2m_api::{ADMIN, PROTECTED, ProtectedApi, USER};
+use m2m_token::TokenApi;
 
 use crate::Function;
 

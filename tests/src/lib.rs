@@ -6,7 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use descope_local::{IssuerConfig, LocalIssuer, RunningIssuer};
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
-use m2m_api::{ApiLayer, AuthConfig, ProtectedApi, Protection, TokenApi, TokenSettings};
+use m2m_api::{ApiLayer, AuthConfig, ProtectedApi, Protection};
+use m2m_token::{TokenApi, TokenSettings};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
@@ -219,7 +220,7 @@ pub fn from_iam_principal(request: Request, principal: &str) -> Request {
     authorizer.iam = Some(iam);
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.authorizer = Some(authorizer);
-    context.route_key = Some(format!("POST {}", m2m_api::IAM_ROUTE));
+    context.route_key = Some(format!("POST {}", m2m_token::IAM_ROUTE));
     request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context))
 }
 

@@ -5,7 +5,7 @@ use tower::ServiceBuilder;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    m2m_api::init_telemetry();
+    m2m_telemetry::init_telemetry();
     let verifier = std::sync::Arc::new(m2m_api::verifier_from_env()?);
     let service = ServiceBuilder::new()
         .layer(ApiLayer::from_env()?) // CORS, POST only, one log line per request

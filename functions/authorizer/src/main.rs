@@ -1,34 +1,33 @@
 //! The API Gateway Lambda authorizer: answers every authorizer event kind (docs/contract.md section 6).
 
 use lambda_runtime::{LambdaEvent, service_fn};
-use m2m_api::Outcome;
-use m2m_authorizer::Verdict;
+use m2m_authorizer::{Authorizer, Decision};
+use m2m_telemetry::Outcome;
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    m2m_api::init_telemetry();
-    let authorizer: &'static _ = Box::leak(Box::new(m2m_authorizer::Authorizer::from_env()?));
+    m2m_telemetry::init_telemetry();
+    let authorizer = Authorizer::from_env()?;
     // The signing keys fetched during init (never fatal).
     authorizer.verifier().hydrate().await;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let started = std::time::Instant::now();
-        let (answer, verdict) = authorizer.decide(event.payload).await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        m2m_api::metrics::record_request(outcome(&verdict), latency_ms);
-        answer
+    let authorizer = &authorizer;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let decided = authorizer.decide(event.payload).await;
+        m2m_telemetry::metrics::record_request(outcome(&decided.decision), decided.latency_ms);
+        decided.answer
     }))
     .await
 }
 
 /// The metrics outcome of a decision: the same classes the protected functions count.
-fn outcome(verdict: &Verdict) -> Outcome {
-    match verdict {
-        Verdict::Allowed => Outcome::Granted,
-        Verdict::NotGranted => Outcome::InsufficientGrant,
-        Verdict::NoToken => Outcome::MissingAuthorization,
-        Verdict::Refused(error) => Outcome::of_refused_token(error),
-        Verdict::KeysUnavailable => Outcome::KeysUnavailable,
-        Verdict::NotAnAuthorizerEvent => Outcome::BadRequest,
+fn outcome(decision: &Decision) -> Outcome {
+    match decision {
+        Decision::Allowed => Outcome::Granted,
+        Decision::NotGranted => Outcome::InsufficientGrant,
+        Decision::NoToken => Outcome::MissingAuthorization,
+        Decision::Refused(error) => Outcome::of_refused_token(error),
+        Decision::KeysUnavailable => Outcome::KeysUnavailable,
+        Decision::NotAnAuthorizerEvent => Outcome::BadRequest,
     }
 }

@@ -5,9 +5,10 @@ mod page;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    m2m_api::init_telemetry();
-    let api: &'static _ = Box::leak(Box::new(page::PageApi::new(page::PageSettings::from_env())));
-    m2m_api::run(tower::service_fn(|request| async {
+    m2m_telemetry::init_telemetry();
+    let api = page::PageApi::new(page::PageSettings::from_env());
+    let api = &api;
+    m2m_api::run(tower::service_fn(move |request| async move {
         Ok::<_, std::convert::Infallible>(api.handle(request).await)
     }))
     .await

@@ -106,7 +106,7 @@ fn content_type(name: &str) -> &'static str {
 
 impl PageApi {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let line = m2m_api::RequestLine::of(&request);
+        let line = m2m_telemetry::RequestLine::of(&request);
         let found = if matches!(*request.method(), Method::GET | Method::HEAD) {
             self.file(request.uri().path()).await
         } else {
@@ -128,10 +128,10 @@ impl PageApi {
         m2m_api::security_headers(headers, page_csp());
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         let (outcome, error) = match status {
-            StatusCode::OK => (m2m_api::Outcome::Served, None),
+            StatusCode::OK => (m2m_telemetry::Outcome::Served, None),
             _ => (
-                m2m_api::Outcome::NotFound,
-                Some(m2m_api::ApiError::NotFound.kind()),
+                m2m_telemetry::Outcome::NotFound,
+                Some(m2m_api::ApiError::NotFound.refusal().kind),
             ),
         };
         line.finish(status.as_u16(), outcome, error);

@@ -3,6 +3,6 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    m2m_api::init_telemetry();
+    m2m_telemetry::init_telemetry();
     m2m_api::run(tower::service_fn(m2m_api::whoami)).await
 }

@@ -1,9 +1,10 @@
 //! Responses and headers shared by every function, and the CORS settings (`CORS_ALLOWED_ORIGINS`).
 
-use crate::ApiError;
+use crate::{ApiError, Refusal};
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use m2m_auth::ConfigError;
+use m2m_telemetry::Outcome;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Browser origins allowed to call the API from another origin (`CORS_ALLOWED_ORIGINS`).
@@ -61,7 +62,7 @@ impl Cors {
 /// (written by [`crate::RequestLog`] once the response is ready).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Answered {
-    pub outcome: crate::Outcome,
+    pub outcome: Outcome,
     /// The error kind of an error response.
     pub error: Option<&'static str>,
 }
@@ -95,14 +96,11 @@ pub(crate) fn json_text_response<B: From<String>>(status: StatusCode, text: Stri
 }
 
 /// A 200 with the JSON text `body`, counted as `outcome`.
-pub(crate) fn succeeded_with_text<B: From<String>>(
-    outcome: crate::Outcome,
-    body: String,
-) -> Response<B> {
+pub fn succeeded_with_text<B: From<String>>(outcome: Outcome, body: String) -> Response<B> {
     counted(json_text_response(StatusCode::OK, body), outcome)
 }
 
-fn counted<B>(mut response: Response<B>, outcome: crate::Outcome) -> Response<B> {
+fn counted<B>(mut response: Response<B>, outcome: Outcome) -> Response<B> {
     response.extensions_mut().insert(Answered {
         outcome,
         error: None,
@@ -111,24 +109,22 @@ fn counted<B>(mut response: Response<B>, outcome: crate::Outcome) -> Response<B>
 }
 
 impl ApiError {
-    /// The contract's answer for this error: its status, `{"success": false, "error": ...}` and its headers
-    /// (`WWW-Authenticate`, `Retry-After`, `Allow`).
+    /// The contract's answer for this error (its row of [`ApiError::refusal`]).
     pub fn into_response<B: From<String>>(self) -> Response<B> {
-        self.answer()
+        self.refusal().into_response()
     }
+}
 
-    /// [`ApiError::into_response`] without giving the error up.
-    pub(crate) fn answer<B: From<String>>(&self) -> Response<B> {
-        if let ApiError::Secret(failure) = self {
-            tracing::error!(detail = %failure, "server misconfigured");
-        }
-        let status =
-            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+impl Refusal {
+    /// The answer: the status, `{"success": false, "error": message}` and the headers, counted under the
+    /// outcome and kind for the request's log line.
+    pub fn into_response<B: From<String>>(self) -> Response<B> {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = json_response(
             status,
-            &serde_json::json!({"success": false, "error": self.public_message()}),
+            &serde_json::json!({"success": false, "error": self.message}),
         );
-        for (name, value) in self.headers() {
+        for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response
                     .headers_mut()
@@ -136,8 +132,8 @@ impl ApiError {
             }
         }
         response.extensions_mut().insert(Answered {
-            outcome: crate::Outcome::of(self),
-            error: Some(self.kind()),
+            outcome: self.outcome,
+            error: Some(self.kind),
         });
         response
     }
@@ -165,7 +161,7 @@ pub fn security_headers(headers: &mut HeaderMap, csp: &'static str) {
 }
 
 /// The request body as bytes (API Gateway hands text or base64-decoded binary).
-pub(crate) fn body_bytes(request: &Request) -> &[u8] {
+pub fn body_bytes(request: &Request) -> &[u8] {
     match request.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),
@@ -175,7 +171,7 @@ pub(crate) fn body_bytes(request: &Request) -> &[u8] {
 }
 
 /// Longest a request may take end to end (m2m_auth::budget).
-pub(crate) const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
+pub const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
 
 #[cfg(test)]
 mod tests {

@@ -2,12 +2,12 @@
 //! [`RequireGrant`] (verify the bearer token, enforce a grant) and [`ApiLayer`] (CORS, `POST` only, one log
 //! line per request).
 
-use crate::RequestLine;
 use crate::http::Answered;
-use crate::{ApiError, Cors, Outcome};
+use crate::{ApiError, Cors};
 use futures_util::future::{BoxFuture, Either, Ready, ready};
 use lambda_http::http::{Method, Request, Response};
 use m2m_auth::{Require, Verifier, bearer_token};
+use m2m_telemetry::{Outcome, RequestLine};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -80,7 +80,7 @@ where
             };
             let checked = verified.and_then(|token| match require.check(&token.grants) {
                 Ok(()) => Ok(token),
-                Err(grant) => Err(ApiError::InsufficientScope(grant)),
+                Err(grant) => Err(ApiError::InsufficientGrant(grant)),
             });
             match checked {
                 Ok(token) => {

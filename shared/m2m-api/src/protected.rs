@@ -61,7 +61,7 @@ pub async fn succeeded(request: Request, message: &str) -> Result<Response<Body>
     body.push_str(&claims);
     body.push('}');
     Ok(crate::http::succeeded_with_text(
-        crate::Outcome::Granted,
+        m2m_telemetry::Outcome::Granted,
         body,
     ))
 }

@@ -6,13 +6,14 @@
 //! event is parsed once, not twice ([`ApiGatewayEvent`]), and a JSON answer is not copied and decoded again
 //! ([`Answer`]).
 
-use crate::{ApiError, RequestLine};
+use crate::ApiError;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, header};
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{Body, IntoResponse, LambdaEvent, Request, RequestExt, Response};
+use m2m_telemetry::RequestLine;
 use serde::ser::{SerializeMap, SerializeStruct};
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
@@ -21,29 +22,36 @@ use tower::Service;
 /// Runs `service` as the function (in place of `lambda_http::run`): every event sanitised, every panic
 /// answered. The functions call it on tokio's current-thread runtime: Lambda hands a container one
 /// invocation at a time, and a single-threaded runtime starts faster and uses less memory.
-pub async fn run<S, E>(service: S) -> Result<(), lambda_http::Error>
+///
+/// The service may borrow what `main` built (`let api = &api;`): it lives as long as the runtime runs.
+pub async fn run<'a, S, E>(service: S) -> Result<(), lambda_http::Error>
 where
-    S: Service<Request, Response = Response<Body>, Error = E> + Send + 'static,
-    S::Future: Send + 'static,
-    E: std::fmt::Debug + Into<Diagnostic> + Send + 'static,
+    S: Service<Request, Response = Response<Body>, Error = E> + Send + 'a,
+    S::Future: Send + 'a,
+    E: std::fmt::Debug + Into<Diagnostic> + Send + 'a,
 {
     lambda_http::lambda_runtime::run(guard(service)).await
 }
 
 /// The service `run` hands to the runtime, for in-process callers (tests feed it API Gateway events).
-pub fn guard<S>(service: S) -> GuardedAdapter<S>
+pub fn guard<'a, S>(service: S) -> GuardedAdapter<'a, S>
 where
     S: Service<Request, Response = Response<Body>>,
-    S::Future: Send + 'static,
+    S::Future: Send + 'a,
 {
-    GuardedAdapter { inner: service }
+    GuardedAdapter {
+        inner: service,
+        borrows: std::marker::PhantomData,
+    }
 }
 
 /// Sanitises each API Gateway event before lambda_http converts it into a request, and turns a panic (in
 /// the conversion, the service or a dependency) into a 500 `{"success": false, "error": "Internal error"}`
 /// for that invocation alone: with `panic = "unwind"` the process goes on serving the next event.
-pub struct GuardedAdapter<S> {
+pub struct GuardedAdapter<'a, S> {
     inner: S,
+    /// How long the service's futures may borrow for (what `main` built, for a function).
+    borrows: std::marker::PhantomData<&'a ()>,
 }
 
 /// An invocation's answer in the shape its event's origin expects: what lambda_http's `LambdaResponse`
@@ -211,15 +219,15 @@ impl<'de> serde::Deserialize<'de> for ApiGatewayEvent {
     }
 }
 
-impl<S> Service<LambdaEvent<ApiGatewayEvent>> for GuardedAdapter<S>
+impl<'a, S> Service<LambdaEvent<ApiGatewayEvent>> for GuardedAdapter<'a, S>
 where
     S: Service<Request, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
+    S::Future: Send + 'a,
+    S::Error: Send + 'a,
 {
     type Response = Answer;
     type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Answer, S::Error>>;
+    type Future = BoxFuture<'a, Result<Answer, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -328,7 +336,7 @@ fn is_convertible(event: &LambdaRequest) -> bool {
 /// The contract's answer for `error`, with the `Vary: Origin` the CORS layer (which it never reached) would
 /// have added.
 fn unrouted(error: &ApiError) -> Response<Body> {
-    let mut response: Response<Body> = error.answer();
+    let mut response: Response<Body> = error.refusal().into_response();
     response
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Origin"));
@@ -337,13 +345,9 @@ fn unrouted(error: &ApiError) -> Response<Body> {
 
 /// An answer the guard writes itself, logged and counted as the service's answers are.
 fn guard_answer(origin: &RequestOrigin, line: &RequestLine, error: ApiError) -> Answer {
-    let response = unrouted(&error);
-    line.finish(
-        response.status().as_u16(),
-        crate::Outcome::of(&error),
-        Some(error.kind()),
-    );
-    Answer::as_is(origin, response)
+    let row = error.refusal();
+    line.finish(row.status, row.outcome, Some(row.kind));
+    Answer::as_is(origin, unrouted(&error))
 }
 
 const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");

@@ -17,25 +17,6 @@ use std::time::{Duration, Instant};
 /// The least time between two refreshes caused by unknown `kid`s, and between a failed fetch and the next.
 pub const MIN_UNKNOWN_KID_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Key-set fetches (and failed ones) of every cache in this process, for metrics.
-static FETCHES: AtomicU64 = AtomicU64::new(0);
-static FETCH_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// How often this process has asked providers for key sets, and how often that failed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FetchTotals {
-    pub fetches: u64,
-    pub failures: u64,
-}
-
-/// The [`FetchTotals`] of every key cache of this process so far.
-pub fn fetch_totals() -> FetchTotals {
-    FetchTotals {
-        fetches: FETCHES.load(Ordering::Relaxed),
-        failures: FETCH_FAILURES.load(Ordering::Relaxed),
-    }
-}
-
 /// At most this many keys of a set are considered (Descope publishes two or three).
 const MAX_KEYS: usize = 64;
 
@@ -302,7 +283,7 @@ impl JwksCache {
                 state.failed_at = None;
             }
             Err(error) => {
-                FETCH_FAILURES.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("JwksFetchFailures").increment(1);
                 tracing::warn!(%error, cached_keys = state.keys.len(), "signing keys could not be fetched");
                 state.failed_at = Some(Instant::now());
             }
@@ -339,7 +320,7 @@ impl JwksCache {
                 Ok(state.keys.len())
             }
             Err(error) => {
-                FETCH_FAILURES.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("JwksFetchFailures").increment(1);
                 tracing::warn!(%error, "signing keys could not be fetched during init; the first request will");
                 Err(error)
             }
@@ -348,7 +329,7 @@ impl JwksCache {
 
     async fn fetch(&self) -> Result<KeySet, fetch::FetchError> {
         self.fetch_count.fetch_add(1, Ordering::Relaxed);
-        FETCHES.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("JwksFetches").increment(1);
         let url = match &self.location {
             JwksLocation::Url(url) => url.clone(),
             JwksLocation::Discovery(discovery) => discovery.metadata().await?.jwks_uri.clone(),

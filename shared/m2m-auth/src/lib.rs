@@ -3,7 +3,9 @@
 //! A [`Verifier`] checks a compact JWS against the provider's signing keys (held by a [`JwksCache`] across
 //! warm invocations), validates its claims exactly as docs/contract.md section 3 says, and computes its effective
 //! [`Grants`] (section 4). A token presented again is answered from a bounded cache of verified tokens, its
-//! time claims and signing key checked anew. [`Require`] states what an endpoint needs.
+//! time claims and signing key checked anew. [`Require`] states what an endpoint needs. Key fetches and the
+//! cache's hits, misses and evictions are counted through the `metrics` facade (names in docs/contract.md
+//! section 2); the functions' telemetry publishes them.
 
 mod algorithm;
 mod bearer;
@@ -28,15 +30,11 @@ pub use config::{
 };
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};
-pub use jwks::{
-    FetchTotals, JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL,
-    fetch_totals as jwks_fetch_totals,
-};
+pub use jwks::{JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL};
 pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};
 pub use token_cache::{
     DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES, MAX_VERIFIED_TOKEN_CACHE_BYTES, TokenCacheStats,
-    token_cache_totals,
 };
 pub use verified::VerifiedToken;
 pub use verify::{KeySource, TokenPolicy, Verifier};

@@ -108,24 +108,6 @@ impl Doorkeeper {
     }
 }
 
-/// Hits, misses and evictions of every verified-token cache in this process, for metrics.
-static PROCESS_HITS: AtomicU64 = AtomicU64::new(0);
-static PROCESS_MISSES: AtomicU64 = AtomicU64::new(0);
-static PROCESS_EVICTIONS: AtomicU64 = AtomicU64::new(0);
-
-/// The hits, misses and evictions of every verified-token cache of this process so far (`entries`, `bytes`
-/// and `capacity` are per cache and left at zero).
-pub fn token_cache_totals() -> TokenCacheStats {
-    TokenCacheStats {
-        hits: PROCESS_HITS.load(Ordering::Relaxed),
-        misses: PROCESS_MISSES.load(Ordering::Relaxed),
-        evictions: PROCESS_EVICTIONS.load(Ordering::Relaxed),
-        entries: 0,
-        bytes: 0,
-        capacity: 0,
-    }
-}
-
 /// A bounded map from whole tokens to what their full check found, most recently used kept.
 pub(crate) struct VerifiedTokenCache {
     /// `None` when the cache is off (`VERIFIED_TOKEN_CACHE_ENTRIES=0`).
@@ -181,13 +163,13 @@ impl VerifiedTokenCache {
 
     pub fn record_hit(&self) {
         self.hits.fetch_add(1, Ordering::Relaxed);
-        PROCESS_HITS.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("VerifiedTokenCacheHits").increment(1);
     }
 
     pub fn record_miss(&self) {
         if self.is_enabled() {
             self.misses.fetch_add(1, Ordering::Relaxed);
-            PROCESS_MISSES.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("VerifiedTokenCacheMisses").increment(1);
         }
     }
 
@@ -243,7 +225,7 @@ impl VerifiedTokenCache {
         drop(entries);
         if evicted > 0 {
             self.evictions.fetch_add(evicted, Ordering::Relaxed);
-            PROCESS_EVICTIONS.fetch_add(evicted, Ordering::Relaxed);
+            metrics::counter!("VerifiedTokenCacheEvictions").increment(evicted);
         }
         drop(dropped);
     }

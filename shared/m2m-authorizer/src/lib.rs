@@ -8,7 +8,7 @@
 mod policy;
 mod routes;
 
-pub use policy::{Decision, api_policy};
+pub use policy::api_policy;
 pub use routes::{MethodArn, RouteGrants, RoutePattern, route_key_target};
 
 use aws_lambda_events::apigw::{
@@ -96,9 +96,10 @@ pub struct Authorizer {
     settings: AuthorizerSettings,
 }
 
-/// How one invocation was decided, for the metrics of the function that runs the authorizer.
+/// How one event was decided for its own request, and why a token was refused when it was: the log line's
+/// `decision` and the metrics' outcome of the function that runs the authorizer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Decision {
     Allowed,
     /// A valid token without a grant the route requires.
     NotGranted,
@@ -108,6 +109,27 @@ pub enum Verdict {
     Refused(VerifyError),
     KeysUnavailable,
     NotAnAuthorizerEvent,
+}
+
+impl Decision {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::NotGranted => "not_granted",
+            Decision::NoToken | Decision::Refused(_) => "invalid_token",
+            Decision::KeysUnavailable => "keys_unavailable",
+            Decision::NotAnAuthorizerEvent => "not_an_authorizer_event",
+        }
+    }
+}
+
+/// One event answered: the answer (or the invocation error API Gateway expects), how it was decided, and
+/// how long deciding took.
+#[derive(Debug)]
+pub struct Decided {
+    pub answer: Result<Value, AuthorizerError>,
+    pub decision: Decision,
+    pub latency_ms: f64,
 }
 
 /// The kind of authorizer event, read from the event itself.
@@ -145,12 +167,11 @@ impl Authorizer {
     /// The answer to one event: a simple response or an IAM policy, or the invocation error API Gateway
     /// expects (`Unauthorized` for a REST `TOKEN` event without a valid token).
     pub async fn answer(&self, event: Value) -> Result<Value, AuthorizerError> {
-        self.decide(event).await.0
+        self.decide(event).await.answer
     }
 
-    /// [`Authorizer::answer`], and how it was decided (for metrics): the decision, or the invocation error,
-    /// and why a token was refused when it was.
-    pub async fn decide(&self, event: Value) -> (Result<Value, AuthorizerError>, Verdict) {
+    /// [`Authorizer::answer`], how it was decided and how long that took (for metrics); one log line.
+    pub async fn decide(&self, event: Value) -> Decided {
         let started = std::time::Instant::now();
         let mut refusal = None;
         let (kind, outcome) = match classify(event) {
@@ -160,23 +181,30 @@ impl Authorizer {
             Err(error) => ("unknown", Err(error)),
         };
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match &outcome {
-            Ok((_, decision)) => {
-                tracing::info!(kind, decision = decision.name(), latency_ms, "authorizer")
+        let (answer, decision) = match outcome {
+            Ok((answer, decision)) => (Ok(answer), decision),
+            Err(error) => {
+                let decision = match &error {
+                    AuthorizerError::Unauthorized => Decision::NoToken,
+                    AuthorizerError::KeysUnavailable => Decision::KeysUnavailable,
+                    AuthorizerError::NotAnAuthorizerEvent(_) => Decision::NotAnAuthorizerEvent,
+                };
+                (Err(error), decision)
             }
+        };
+        let decision = match (decision, refusal) {
+            (Decision::NoToken, Some(error)) => Decision::Refused(error),
+            (decision, _) => decision,
+        };
+        match &answer {
+            Ok(_) => tracing::info!(kind, decision = decision.name(), latency_ms, "authorizer"),
             Err(error) => tracing::info!(kind, error = %error, latency_ms, "authorizer"),
         }
-        let verdict = match &outcome {
-            Ok((_, Decision::Allowed)) => Verdict::Allowed,
-            Ok((_, Decision::NotGranted)) => Verdict::NotGranted,
-            Ok((_, Decision::Invalid)) | Err(AuthorizerError::Unauthorized) => match refusal {
-                Some(error) => Verdict::Refused(error),
-                None => Verdict::NoToken,
-            },
-            Err(AuthorizerError::KeysUnavailable) => Verdict::KeysUnavailable,
-            Err(AuthorizerError::NotAnAuthorizerEvent(_)) => Verdict::NotAnAuthorizerEvent,
-        };
-        (outcome.map(|(answer, _)| answer), verdict)
+        Decided {
+            answer,
+            decision,
+            latency_ms,
+        }
     }
 
     /// The token's verification; `None` when it is missing or invalid (then `refusal` says why).

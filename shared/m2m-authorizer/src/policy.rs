@@ -1,6 +1,7 @@
 //! The answers: simple responses, and IAM policies that are right for every route of the API, so that a
 //! decision cached for one route is never wrongly reused for another (docs/contract.md section 6).
 
+use crate::Decision;
 use crate::routes::{MethodArn, RouteGrants};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
@@ -9,26 +10,6 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use m2m_auth::{Grants, VerifiedToken};
 use serde_json::{Map, Value, json};
-
-/// What was decided for the event's own request (for the log line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allowed,
-    /// A valid token without a grant the route requires.
-    NotGranted,
-    /// No valid token.
-    Invalid,
-}
-
-impl Decision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Decision::Allowed => "allowed",
-            Decision::NotGranted => "not_granted",
-            Decision::Invalid => "invalid_token",
-        }
-    }
-}
 
 /// The policy for a token with `grants` on the whole stage of `arn`: `Allow` on every route, and an
 /// explicit `Deny` (which wins in IAM) on each route of `routes` whose grant is lacking. `None` (no valid
@@ -85,7 +66,8 @@ fn context(verified: &VerifiedToken) -> Map<String, Value> {
 
 fn decision(routes: &RouteGrants, target: &str, verified: Option<&VerifiedToken>) -> Decision {
     match verified {
-        None => Decision::Invalid,
+        // The caller tells a missing token from a refused one.
+        None => Decision::NoToken,
         Some(token) if routes.missing(&token.grants, target).is_some() => Decision::NotGranted,
         Some(_) => Decision::Allowed,
     }

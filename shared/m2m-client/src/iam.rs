@@ -94,7 +94,7 @@ impl IamSigner {
         region: Option<String>,
     ) -> Result<IamSigner, Error> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(crate::aws_http::ReqwestHttpClient::new(http));
+            .http_client(aws_reqwest::ReqwestHttpClient::new(http));
         if let Some(region) = region.clone() {
             loader = loader.region(aws_config::Region::new(region));
         }

@@ -41,7 +41,6 @@
 //! # Ok(()) }
 //! ```
 
-mod aws_http;
 mod client;
 mod disk;
 mod error;

@@ -4,8 +4,9 @@
 use super::kit::{Ctx, OwnKeys};
 use super::{AUDIENCE, Case, ENVS, EXTRA_ISSUER, Env, Expect, IAM_PRINCIPALS, Input, Via, table};
 use lambda_http::{Body, Request};
-use m2m_api::{ADMIN, ApiError, PROTECTED, ProtectedApi, Protection, TokenApi, USER};
+use m2m_api::{ADMIN, ApiError, PROTECTED, ProtectedApi, Protection, USER};
 use m2m_tests::*;
+use m2m_token::TokenApi;
 use std::collections::{BTreeMap, HashMap};
 
 struct Apis {
@@ -97,8 +98,8 @@ async fn outcome(
             {
                 Ok(_) => (200, String::new(), None),
                 Err(error) => {
-                    let error = ApiError::from(error);
-                    (error.status(), error.public_message(), None)
+                    let refusal = ApiError::from(error).refusal();
+                    (refusal.status, refusal.message, None)
                 }
             }
         }
@@ -107,7 +108,7 @@ async fn outcome(
             (reply.status, reply.error().to_owned(), None)
         }
         (Via::Iam(principal), Input::Body(bytes)) => {
-            let request = from_iam_principal(token_request(m2m_api::IAM_ROUTE, bytes), principal);
+            let request = from_iam_principal(token_request(m2m_token::IAM_ROUTE, bytes), principal);
             let reply = call(&apis.iam_token, request).await;
             (reply.status, reply.error().to_owned(), None)
         }

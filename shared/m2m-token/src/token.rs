@@ -2,12 +2,12 @@ use crate::credentials::{
     Caller, CredentialKind, CredentialSettings, CredentialSource, Credentials, ResolvedCredentials,
 };
 use crate::exchange::{ExchangeInput, Exchanger};
-use crate::http::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};
 use crate::issued::{
     DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, Entitlement, IssuedTokens, MAX_ISSUED_TOKEN_CACHE_ENTRIES,
 };
-use crate::{ApiError, TokenRequest};
+use crate::{TokenError, TokenRequest};
 use lambda_http::{Body, Request, Response};
+use m2m_api::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};
 use m2m_auth::fetch::{Discovery, build_client};
 use m2m_auth::{AuthConfig, ConfigError, KeySource, Provider, Verifier};
 use serde_json::json;
@@ -232,10 +232,10 @@ impl TokenApi {
     async fn issue(
         &self,
         request: &Request,
-    ) -> Result<std::sync::Arc<str>, std::sync::Arc<ApiError>> {
+    ) -> Result<std::sync::Arc<str>, std::sync::Arc<TokenError>> {
         let body = TokenRequest::parse(body_bytes(request))?;
         if body.tenant.is_some() && matches!(self.exchanger, Exchanger::Oidc { .. }) {
-            return Err(ApiError::BadRequest(
+            return Err(TokenError::BadRequest(
                 "'tenant' is not supported with AUTH_PROVIDER=oidc".into(),
             ))?;
         }
@@ -290,7 +290,7 @@ impl TokenApi {
         &self,
         credentials: &ResolvedCredentials,
         body: &TokenRequest,
-    ) -> Result<(String, i64), ApiError> {
+    ) -> Result<(String, i64), TokenError> {
         let input = ExchangeInput {
             client_id: &credentials.project_id,
             client_secret: &credentials.access_key,
@@ -306,13 +306,15 @@ impl TokenApi {
             .verifier(&credentials.project_id)
             .verify(&jwt)
             .await
-            .map_err(|error| ApiError::Provider(crate::ProviderError::IssuedTokenRefused(error)))?;
+            .map_err(|error| {
+                TokenError::Provider(crate::ProviderError::IssuedTokenRefused(error))
+            })?;
         if let Some(missing) = credentials
             .scopes
             .iter()
             .find(|scope| !credentials.narrowed && !verified.grants.contains(scope))
         {
-            return Err(ApiError::ScopeNotGranted(missing.clone()));
+            return Err(TokenError::ScopeNotGranted(missing.clone()));
         }
         tracing::info!(
             credentials = credentials.source.as_str(),
@@ -374,16 +376,18 @@ fn unix_now() -> i64 {
 }
 
 impl TokenApi {
-    /// The answer to one request (behind [`crate::ApiLayer`], which owns CORS, the method and the log line).
+    /// The answer to one request (behind [`m2m_api::ApiLayer`], which owns CORS, the method and the log line).
     pub async fn handle(&self, request: Request) -> Response<Body> {
         match tokio::time::timeout(REQUEST_DEADLINE, self.issue(&request)).await {
-            Ok(Ok(answer)) => succeeded_with_text(crate::Outcome::Issued, answer.to_string()),
+            Ok(Ok(answer)) => {
+                succeeded_with_text(m2m_telemetry::Outcome::Issued, answer.to_string())
+            }
             Ok(Err(error)) => error.answer(),
-            Err(_) => ApiError::ProviderTimeout.into_response(),
+            Err(_) => TokenError::ProviderTimeout.answer(),
         }
     }
 
-    /// The CORS settings this function was configured with, for its [`crate::ApiLayer`].
+    /// The CORS settings this function was configured with, for its [`m2m_api::ApiLayer`].
     pub fn cors(&self) -> &Cors {
         &self.cors
     }

@@ -5,7 +5,6 @@
 //! with IAM (SigV4), or anyone when the development stack says so (`STACK_KEY_CALLERS=any`).
 
 mod aws;
-pub(crate) mod aws_http;
 mod principals;
 mod secret;
 
@@ -13,7 +12,7 @@ pub use aws::{AwsClientSettings, AwsKeys};
 pub use principals::{Allowance, StackKeyPrincipals};
 pub use secret::{SecretError, SecretFailure, SecretSource};
 
-use crate::{ApiError, TokenRequest};
+use crate::{TokenError, TokenRequest};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use m2m_auth::{ConfigError, is_identifier};
@@ -311,12 +310,12 @@ impl Credentials {
         &self,
         request: &TokenRequest,
         caller: &Caller,
-    ) -> Result<ResolvedCredentials, ApiError> {
+    ) -> Result<ResolvedCredentials, TokenError> {
         if let Some(key) = &request.access_key {
             let project_id = match &request.project_id {
                 Some(named) => self.named_project(named)?,
                 None => self.settings.project_id.clone().ok_or_else(|| {
-                    ApiError::BadRequest(
+                    TokenError::BadRequest(
                         "No project id given and none configured: send 'projectId'".into(),
                     )
                 })?,
@@ -332,7 +331,7 @@ impl Credentials {
         let (scopes, narrowed) = match (self.settings.stack_key_callers, caller) {
             // The development stack: every caller, every grant.
             (StackKeyCallers::Any, _) => (request.scopes.clone(), false),
-            (StackKeyCallers::Iam, Caller::Public) => return Err(ApiError::AccessKeyRequired),
+            (StackKeyCallers::Iam, Caller::Public) => return Err(TokenError::AccessKeyRequired),
             (StackKeyCallers::Iam, Caller::Iam { principal }) => {
                 let Some(allowance) = self.settings.stack_key_principals.allowance(principal)
                 else {
@@ -340,19 +339,19 @@ impl Credentials {
                         principal = principal.as_str(),
                         "IAM principal not listed in STACK_KEY_PRINCIPALS"
                     );
-                    return Err(ApiError::PrincipalNotAllowed);
+                    return Err(TokenError::PrincipalNotAllowed);
                 };
                 narrow(allowance, &request.scopes)?
             }
         };
         if let Some(secret) = &self.secret {
-            let value = secret.value().await.map_err(ApiError::Secret)?;
+            let value = secret.value().await.map_err(TokenError::Secret)?;
             let project_id = value
                 .project_id
                 .clone()
                 .or_else(|| self.settings.project_id.clone())
                 .ok_or_else(|| {
-                    ApiError::BadRequest(
+                    TokenError::BadRequest(
                         "No project id configured: set the secret's project or DESCOPE_PROJECT_ID"
                             .into(),
                     )
@@ -373,7 +372,7 @@ impl Credentials {
                 scopes,
                 narrowed,
             }),
-            _ => Err(ApiError::BadRequest(
+            _ => Err(TokenError::BadRequest(
                 "No access key given and none configured: send 'accessKey' or configure DESCOPE_SECRET_ID".into(),
             )),
         }
@@ -383,20 +382,20 @@ impl Credentials {
     /// `ALLOWED_PROJECT_IDS`, it is listed. An OAuth client id is no override: the provider is `OIDC_ISSUER`
     /// whichever client asks, so a client id names the caller at the one trusted provider, as an access key
     /// of the configured project does with Descope (`ALLOWED_PROJECT_IDS` can still limit the clients).
-    fn named_project(&self, named: &str) -> Result<String, ApiError> {
+    fn named_project(&self, named: &str) -> Result<String, TokenError> {
         if self.settings.project_id.as_deref() == Some(named) {
             return Ok(named.to_owned());
         }
         let names_another_issuer = self.settings.kind == CredentialKind::DescopeAccessKey;
         if names_another_issuer && !self.settings.allow_override {
-            return Err(ApiError::BadRequest(
+            return Err(TokenError::BadRequest(
                 "'projectId' must be the configured project: credential overrides are disabled on this deployment".into(),
             ));
         }
         if let Some(allowed) = &self.settings.allowed_projects
             && !allowed.iter().any(|id| id == named)
         {
-            return Err(ApiError::BadRequest(
+            return Err(TokenError::BadRequest(
                 "'projectId' is not a project this deployment accepts".into(),
             ));
         }
@@ -406,12 +405,12 @@ impl Credentials {
 
 /// An IAM principal's scopes: what it asked for, each of which it must be allowed; or, when it asked for
 /// none, all it is allowed (then narrowed to what the key holds).
-fn narrow(allowance: &Allowance, asked: &[String]) -> Result<(Vec<String>, bool), ApiError> {
+fn narrow(allowance: &Allowance, asked: &[String]) -> Result<(Vec<String>, bool), TokenError> {
     match allowance {
         Allowance::All => Ok((asked.to_vec(), false)),
         Allowance::Only(allowed) if asked.is_empty() => Ok((allowed.clone(), true)),
         Allowance::Only(allowed) => match asked.iter().find(|scope| !allowed.contains(scope)) {
-            Some(scope) => Err(ApiError::ScopeNotAllowedForPrincipal(scope.clone())),
+            Some(scope) => Err(TokenError::ScopeNotAllowedForPrincipal(scope.clone())),
             None => Ok((asked.to_vec(), false)),
         },
     }

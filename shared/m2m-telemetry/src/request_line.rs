@@ -18,7 +18,7 @@ use tracing::Level;
 /// secret; `requestId` and `xrayTraceId` tie it to Lambda's own lines and to the request's trace.
 pub struct RequestLine {
     started: Instant,
-    method: lambda_http::http::Method,
+    method: http::Method,
     route: String,
     request_id: Option<String>,
     trace_id: Option<String>,
@@ -100,16 +100,16 @@ impl JsonRequestLines {
 }
 
 impl RequestLine {
-    pub fn of<B>(request: &lambda_http::http::Request<B>) -> Self {
-        let context = request.extensions().get::<lambda_http::Context>();
+    pub fn of<B>(request: &http::Request<B>) -> Self {
+        let context = request.extensions().get::<lambda_runtime::Context>();
         Self::new(request.method().clone(), request.uri().path(), context)
     }
 
     /// The line of a request that has `method` and `path` and arrived with the invocation `context`.
     pub fn new(
-        method: lambda_http::http::Method,
+        method: http::Method,
         path: &str,
-        context: Option<&lambda_http::Context>,
+        context: Option<&lambda_runtime::Context>,
     ) -> Self {
         let trace_id = context
             .and_then(|context| context.xray_trace_id.clone())
@@ -293,7 +293,7 @@ mod tests {
                 200,
                 None,
             ),
-            ("/api/admin", None, 403, Some("insufficient_scope")),
+            ("/api/admin", None, 403, Some("insufficient_grant")),
             (
                 "/api/user%22%7D,x~!$&'()*+;=:@",
                 Some(hostile),

@@ -7,7 +7,7 @@
 //! by the access key itself. Concurrent callers of a missing or stale entry wait for one exchange (single
 //! flight), and share its failure; a failure is never kept for later callers.
 
-use crate::ApiError;
+use crate::TokenError;
 use aws_lc_rs::hmac;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,14 +21,6 @@ pub const MAX_ISSUED_TOKEN_CACHE_ENTRIES: usize = 1024;
 /// it decoded, so real answers are well below; with the entry bound this bounds the bytes held (6 MiB by
 /// default, 24 MiB at most).
 const MAX_KEPT_ANSWER_BYTES: usize = 24 * 1024;
-
-static HITS: AtomicU64 = AtomicU64::new(0);
-static MISSES: AtomicU64 = AtomicU64::new(0);
-
-/// Process-wide totals: answers handed out again, and exchanges the cache could not spare (for metrics).
-pub(crate) fn totals() -> (u64, u64) {
-    (HITS.load(Ordering::Relaxed), MISSES.load(Ordering::Relaxed))
-}
 
 /// What makes two requests entitled to the same token.
 pub(crate) struct Entitlement<'a> {
@@ -62,7 +54,7 @@ struct Slot {
 struct SlotState {
     kept: Option<Kept>,
     /// The last failed exchange and its number: shared with the callers that were waiting for it only.
-    failure: Option<(u64, Arc<ApiError>)>,
+    failure: Option<(u64, Arc<TokenError>)>,
 }
 
 struct Kept {
@@ -146,8 +138,8 @@ impl IssuedTokens {
         entitlement: &Entitlement<'_>,
         revalidate: bool,
         now: impl Fn() -> i64,
-        issue: impl Future<Output = Result<(String, i64), ApiError>>,
-    ) -> Result<Issued, Arc<ApiError>> {
+        issue: impl Future<Output = Result<(String, i64), TokenError>>,
+    ) -> Result<Issued, Arc<TokenError>> {
         let Some(slots) = &self.slots else {
             let (answer, _) = issue.await.map_err(Arc::new)?;
             return Ok(Issued {
@@ -165,7 +157,7 @@ impl IssuedTokens {
             && now() < kept.renew_at
             && (!revalidate || kept.attempt > seen)
         {
-            HITS.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("IssuedTokenCacheHits").increment(1);
             return Ok(Issued {
                 answer: kept.answer.clone(),
                 reused: true,
@@ -176,7 +168,7 @@ impl IssuedTokens {
         {
             return Err(error.clone());
         }
-        MISSES.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("IssuedTokenCacheMisses").increment(1);
         let result = issue.await;
         let attempt = slot.finished.fetch_add(1, Ordering::AcqRel) + 1;
         match result {
@@ -285,7 +277,7 @@ mod tests {
         let failing = || async {
             exchanges.fetch_add(1, Ordering::SeqCst);
             tokio::task::yield_now().await;
-            Err::<(String, i64), _>(ApiError::ProviderTimeout)
+            Err::<(String, i64), _>(TokenError::ProviderTimeout)
         };
         let e = entitlement("K2key", &scopes);
         let (a, b) = tokio::join!(

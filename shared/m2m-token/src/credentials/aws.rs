@@ -135,13 +135,17 @@ pub(crate) async fn build_client(options: &AwsClientSettings) -> aws_sdk_secrets
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(m2m_auth::budget::SECRET_CONNECT)
+                // The HTTP client bounds an attempt by connect + read: the attempt's own limit.
+                .read_timeout(
+                    m2m_auth::budget::SECRET_READ_ATTEMPT - m2m_auth::budget::SECRET_CONNECT,
+                )
                 .operation_attempt_timeout(m2m_auth::budget::SECRET_READ_ATTEMPT)
                 .operation_timeout(SECRET_READ_TIMEOUT)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(2))
-        // The functions' own HTTP stack (compiled-in roots, no redirects); see `aws_http`.
-        .http_client(super::aws_http::ReqwestHttpClient::new(
+        // The functions' own HTTP stack (compiled-in roots, no redirects); see the aws-reqwest crate.
+        .http_client(aws_reqwest::ReqwestHttpClient::new(
             m2m_auth::fetch::build_client(SECRET_READ_TIMEOUT),
         ));
     if let Some(url) = &options.endpoint_url {

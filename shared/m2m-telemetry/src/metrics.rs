@@ -10,9 +10,10 @@
 
 use crate::Outcome;
 use crate::logging::Timestamp;
+use metrics::{Key, KeyName, Metadata, SharedString, Unit};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 /// What the metrics are published as (`METRICS_ENABLED`, `METRICS_NAMESPACE`, `AWS_LAMBDA_FUNCTION_NAME`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,53 +56,55 @@ impl MetricsSettings {
     }
 }
 
-/// Process-wide totals published as per-request deltas, each under its metric name (unit `Count`,
-/// dimension `[Function]`). A new counter is one more row here.
-struct Counter {
-    metric: &'static str,
-    total: fn() -> u64,
-}
-
-static SECRET_READ_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-const COUNTERS: [Counter; 8] = [
-    Counter {
-        metric: "JwksFetches",
-        total: || m2m_auth::jwks_fetch_totals().fetches,
-    },
-    Counter {
-        metric: "JwksFetchFailures",
-        total: || m2m_auth::jwks_fetch_totals().failures,
-    },
-    Counter {
-        metric: "SecretReadFailures",
-        total: || SECRET_READ_FAILURES.load(Ordering::Relaxed),
-    },
-    Counter {
-        metric: "VerifiedTokenCacheHits",
-        total: || m2m_auth::token_cache_totals().hits,
-    },
-    Counter {
-        metric: "VerifiedTokenCacheMisses",
-        total: || m2m_auth::token_cache_totals().misses,
-    },
-    Counter {
-        metric: "VerifiedTokenCacheEvictions",
-        total: || m2m_auth::token_cache_totals().evictions,
-    },
-    Counter {
-        metric: "IssuedTokenCacheHits",
-        total: || crate::issued::totals().0,
-    },
-    Counter {
-        metric: "IssuedTokenCacheMisses",
-        total: || crate::issued::totals().1,
-    },
+/// The counters published, each as what it gained since the previous line (unit `Count`, dimension
+/// `[Function]`). The crates that count name them through the `metrics` facade
+/// (`metrics::counter!("JwksFetches").increment(1)`); [`install_metrics`] installs the recorder that keeps
+/// their totals here. A new counter is one more name.
+const COUNTERS: [&str; 8] = [
+    "JwksFetches",
+    "JwksFetchFailures",
+    "SecretReadFailures",
+    "VerifiedTokenCacheHits",
+    "VerifiedTokenCacheMisses",
+    "VerifiedTokenCacheEvictions",
+    "IssuedTokenCacheHits",
+    "IssuedTokenCacheMisses",
 ];
 
-/// Counts one failed read of the credentials secret.
-pub(crate) fn secret_read_failed() {
-    SECRET_READ_FAILURES.fetch_add(1, Ordering::Relaxed);
+/// The process's totals of [`COUNTERS`], shared with the facade's counter handles.
+static TOTALS: LazyLock<[Arc<AtomicU64>; COUNTERS.len()]> =
+    LazyLock::new(|| std::array::from_fn(|_| Arc::new(AtomicU64::new(0))));
+
+/// The `metrics` recorder of the functions: counters of the names in [`COUNTERS`] count; any other metric
+/// (a dependency's) is dropped, so nothing unplanned reaches CloudWatch.
+struct ProcessCounters;
+
+impl metrics::Recorder for ProcessCounters {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> metrics::Counter {
+        match COUNTERS.iter().position(|name| *name == key.name()) {
+            Some(slot) => metrics::Counter::from_arc(TOTALS[slot].clone()),
+            None => metrics::Counter::noop(),
+        }
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// What this process has counted under `metric` since the metrics were installed (`None`: no such
+/// counter).
+pub fn counted(metric: &str) -> Option<u64> {
+    let slot = COUNTERS.iter().position(|name| *name == metric)?;
+    Some(TOTALS[slot].load(Ordering::Relaxed))
 }
 
 /// Where finished lines go: stdout in the functions, a buffer in tests.
@@ -141,7 +144,12 @@ where
     let mut installed = false;
     EMITTER.get_or_init(|| {
         installed = true;
-        Emitter::new(settings, sink(writer))
+        let emitter = Emitter::new(settings, sink(writer));
+        if emitter.is_some() {
+            // A recorder set before (by a test) keeps its place; the counters then stay at zero.
+            let _ = metrics::set_global_recorder(ProcessCounters);
+        }
+        emitter
     });
     installed
 }
@@ -154,7 +162,7 @@ impl Emitter {
         let namespace = json_string(&settings.namespace);
         let counters: String = COUNTERS
             .iter()
-            .map(|counter| format!(r#",{{"Name":"{}","Unit":"Count"}}"#, counter.metric))
+            .map(|name| format!(r#",{{"Name":"{name}","Unit":"Count"}}"#))
             .collect();
         let declarations = format!(
             concat!(
@@ -203,10 +211,10 @@ impl Emitter {
             .published
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (counter, seen) in COUNTERS.iter().zip(published.iter_mut()) {
-            let total = (counter.total)();
+        for ((name, total), seen) in COUNTERS.iter().zip(TOTALS.iter()).zip(published.iter_mut()) {
+            let total = total.load(Ordering::Relaxed);
             line.extend_from_slice(b",\"");
-            line.extend_from_slice(counter.metric.as_bytes());
+            line.extend_from_slice(name.as_bytes());
             line.extend_from_slice(b"\":");
             line.extend_from_slice(integer.format(total.saturating_sub(*seen)).as_bytes());
             *seen = total;
@@ -376,7 +384,7 @@ mod tests {
         assert_eq!(settings.namespace, "M2MAuth");
         // The test binary's name stands in for the function's, as a local binary's does.
         assert!(
-            settings.function.starts_with("m2m_api"),
+            settings.function.starts_with("m2m_telemetry"),
             "{}",
             settings.function
         );
@@ -389,10 +397,16 @@ mod tests {
     fn counters_are_published_once_as_deltas() {
         let emitter = emitter(&[]).unwrap();
         let _ = emitter.line(Outcome::Granted, 0.1);
-        secret_read_failed();
+        metrics::with_local_recorder(&ProcessCounters, || {
+            metrics::counter!("SecretReadFailures").increment(1);
+            // A metric the functions do not publish is dropped, not added to the line.
+            metrics::counter!("SomeDependencysCounter").increment(1);
+        });
         let first = valid_emf(&emitter.line(Outcome::SecretUnavailable, 0.1));
         assert!(first["SecretReadFailures"].as_u64().unwrap() >= 1);
         let second = valid_emf(&emitter.line(Outcome::SecretUnavailable, 0.1));
         assert_eq!(second["JwksFetches"], 0);
+        assert!(second.get("SomeDependencysCounter").is_none());
+        assert_eq!(counted("SomeDependencysCounter"), None);
     }
 }

@@ -31,7 +31,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use descope_local::{IssuerConfig, LocalIssuer};
 use lambda_http::tower::Service;
 use lambda_http::{Context, LambdaEvent, Request, RequestExt};
-use m2m_api::{AuthConfig, PROTECTED, ProtectedApi, TokenApi, TokenSettings, USER};
+use m2m_api::{AuthConfig, PROTECTED, ProtectedApi, USER};
+use m2m_token::{TokenApi, TokenSettings};
 use std::hint::black_box;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -126,7 +127,7 @@ fn request(event: &str) -> Request {
 }
 
 fn benches(c: &mut Criterion) {
-    // The JSON log lines and EMF metrics the functions write on Lambda (`m2m_api::init_telemetry`, with the
+    // The JSON log lines and EMF metrics the functions write on Lambda (`m2m_telemetry::init_telemetry`, with the
     // logging configuration of the templates), formatted for real but written nowhere.
     {
         use tracing_subscriber::layer::SubscriberExt;
@@ -137,14 +138,14 @@ fn benches(c: &mut Criterion) {
             "AWS_LAMBDA_FUNCTION_NAME" => Some("m2m-protected".to_owned()),
             _ => None,
         };
-        let settings = m2m_api::LogSettings::from_lookup(on_lambda);
-        m2m_api::install_json_request_lines(&settings, std::io::sink);
+        let settings = m2m_telemetry::LogSettings::from_lookup(on_lambda);
+        m2m_telemetry::install_json_request_lines(&settings, std::io::sink);
         tracing_subscriber::registry()
             .with(settings.filter)
-            .with(m2m_api::lambda_json_layer(std::io::sink))
+            .with(m2m_telemetry::lambda_json_layer(std::io::sink))
             .init();
-        m2m_api::install_metrics(
-            &m2m_api::MetricsSettings::from_lookup(on_lambda),
+        m2m_telemetry::install_metrics(
+            &m2m_telemetry::MetricsSettings::from_lookup(on_lambda),
             std::io::sink,
         );
     }
@@ -338,9 +339,9 @@ fn benches(c: &mut Criterion) {
         context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793".to_owned());
         let request = request(&valid).with_lambda_context(context);
         b.iter(|| {
-            m2m_api::RequestLine::of(black_box(&request)).finish(
+            m2m_telemetry::RequestLine::of(black_box(&request)).finish(
                 200,
-                m2m_api::Outcome::Granted,
+                m2m_telemetry::Outcome::Granted,
                 None,
             )
         })

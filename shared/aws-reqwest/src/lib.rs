@@ -1,7 +1,12 @@
-//! The AWS SDK's HTTP client for the credential chain (STS web identity, ECS and EC2 metadata): this
-//! crate's `reqwest` client instead of the SDK's default hyper stack, as the functions do
-//! (shared/m2m-api/src/credentials/aws_http.rs), so the command links one HTTP client and one TLS setup.
-//! Those requests and answers are small; bodies are sent and read whole.
+//! The AWS SDK's HTTP client over a caller's `reqwest::Client`, for the token function's Secrets Manager
+//! client and the `m2m` command's credential chain (STS web identity, ECS and EC2 metadata).
+//!
+//! Why: the SDK's default hyper + rustls client loads the system's root certificates (every file under
+//! `/etc/ssl/certs`) on its first call, in the middle of the token function's first invocation, and brings a
+//! second HTTP stack (with HTTP/2) into every binary that links the SDK. With this one each binary links one
+//! HTTP client and one TLS configuration (for the functions, `m2m_auth::fetch::build_client`'s: rustls on
+//! aws-lc, the compiled-in root set, no redirects). The requests and answers are small: bodies are sent and
+//! read whole.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -11,13 +16,14 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
+/// An SDK [`HttpClient`] over a `reqwest::Client` (which keeps the connection pool).
 #[derive(Debug, Clone)]
-pub(crate) struct ReqwestHttpClient {
+pub struct ReqwestHttpClient {
     client: reqwest::Client,
 }
 
 impl ReqwestHttpClient {
-    pub(crate) fn new(client: reqwest::Client) -> Self {
+    pub fn new(client: reqwest::Client) -> Self {
         ReqwestHttpClient { client }
     }
 }
@@ -46,7 +52,8 @@ struct Connector {
 impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let client = self.client.clone();
-        // The metadata endpoints are probed with short timeouts (1 s) off EC2: keep them short here too.
+        // reqwest has no per-request connect timeout: an attempt may take both limits together, or the one
+        // given (the metadata endpoints are probed with a 1 s connect timeout off EC2: keep that short).
         let timeout = match (self.connect_timeout, self.read_timeout) {
             (Some(connect), Some(read)) => Some(connect + read),
             (one, other) => one.or(other),
@@ -75,8 +82,8 @@ impl HttpConnector for Connector {
                 *headers = response.headers().clone();
             }
             let body = response.bytes().await.map_err(connector_error)?;
-            // A body whose `Debug` does not print its bytes: the SDK logs responses at TRACE, and an
-            // STS or metadata answer holds credentials.
+            // A body whose `Debug` does not print its bytes: the SDK logs responses at TRACE, and a
+            // GetSecretValue, STS or metadata answer holds a secret or credentials.
             let answer = answer
                 .body(SdkBody::from_body_1_x(reqwest::Body::from(body)))
                 .map_err(|error| ConnectorError::other(error.into(), None))?;
@@ -86,6 +93,8 @@ impl HttpConnector for Connector {
     }
 }
 
+/// Timeouts as timeouts (the SDK and its callers report them as such), connection failures as I/O errors
+/// (retryable), anything else as other.
 fn connector_error(error: reqwest::Error) -> ConnectorError {
     let error = error.without_url();
     if error.is_timeout() {

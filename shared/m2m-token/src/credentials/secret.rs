@@ -138,7 +138,7 @@ impl SecretSource {
                     cause,
                 };
                 state.failure = Some((Instant::now(), failure.clone()));
-                crate::metrics::secret_read_failed();
+                metrics::counter!("SecretReadFailures").increment(1);
                 Err(failure)
             }
         }

@@ -1,7 +1,7 @@
 //! The body of `POST /m2m/token`, validated field by field so that every error names the field and none
 //! echoes a value (a misplaced access key must not come back in an error).
 
-use crate::ApiError;
+use crate::TokenError;
 use m2m_auth::{StrictJsonError, is_identifier, parse_strict_object};
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ pub struct TokenRequest {
 
 impl TokenRequest {
     /// Parses and validates a request body. An empty body is an empty request. JSON `null` counts as absent.
-    pub fn parse(body: &[u8]) -> Result<TokenRequest, ApiError> {
+    pub fn parse(body: &[u8]) -> Result<TokenRequest, TokenError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(bad(format!("Request body exceeds {MAX_BODY_BYTES} bytes")));
         }
@@ -62,11 +62,11 @@ impl TokenRequest {
     }
 }
 
-fn bad(message: String) -> ApiError {
-    ApiError::BadRequest(message)
+fn bad(message: String) -> TokenError {
+    TokenError::BadRequest(message)
 }
 
-fn identifier(field: &str, value: &Value) -> Result<String, ApiError> {
+fn identifier(field: &str, value: &Value) -> Result<String, TokenError> {
     match value.as_str() {
         Some(text) if is_identifier(text) => Ok(text.to_owned()),
         _ => Err(bad(format!(
@@ -81,7 +81,7 @@ pub(crate) fn is_access_key(text: &str) -> bool {
     (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn access_key(value: &Value) -> Result<String, ApiError> {
+fn access_key(value: &Value) -> Result<String, TokenError> {
     match value.as_str() {
         Some(text) if is_access_key(text) => Ok(text.to_owned()),
         _ => Err(bad(
@@ -99,7 +99,7 @@ pub(crate) fn is_scope_token(text: &str) -> bool {
             .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
-fn scopes(value: &Value) -> Result<Vec<String>, ApiError> {
+fn scopes(value: &Value) -> Result<Vec<String>, TokenError> {
     let Some(items) = value.as_array().filter(|items| items.len() <= MAX_SCOPES) else {
         return Err(bad(format!(
             "'scopes' must be an array of at most {MAX_SCOPES} strings"

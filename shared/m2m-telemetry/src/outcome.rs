@@ -1,7 +1,6 @@
 //! How a request ended: the `Outcome` dimension of the `Requests` metric and the `outcome` of the request
 //! log line (docs/contract.md section 2).
 
-use crate::ApiError;
 use m2m_auth::VerifyError;
 
 /// How a request ended, as the `Outcome` dimension of `Requests`. Token refusals are grouped by reason
@@ -90,34 +89,6 @@ impl Outcome {
         }
     }
 
-    /// The outcome of a request answered with `error` (a success names its own outcome).
-    pub(crate) fn of(error: &ApiError) -> Outcome {
-        match error {
-            ApiError::BadRequest(_)
-            | ApiError::ProviderRejected(_)
-            | ApiError::MalformedRequest => Outcome::BadRequest,
-            ApiError::PrincipalNotAllowed | ApiError::ScopeNotAllowedForPrincipal(_) => {
-                Outcome::PrincipalNotAllowed
-            }
-            ApiError::Internal => Outcome::InternalError,
-            ApiError::AuthenticationFailed(_) => Outcome::AuthenticationFailed,
-            ApiError::ScopeNotGranted(_) | ApiError::InsufficientScope(_) => {
-                Outcome::InsufficientGrant
-            }
-            ApiError::MissingAuthorization | ApiError::NoAuthorizerContext => {
-                Outcome::MissingAuthorization
-            }
-            ApiError::AccessKeyRequired => Outcome::AccessKeyRequired,
-            ApiError::InvalidToken(error) => Outcome::of_refused_token(error),
-            ApiError::KeysUnavailable { .. } => Outcome::KeysUnavailable,
-            ApiError::Secret(_) => Outcome::SecretUnavailable,
-            ApiError::Provider(_) => Outcome::ProviderError,
-            ApiError::ProviderTimeout => Outcome::ProviderTimeout,
-            ApiError::MethodNotAllowed => Outcome::MethodNotAllowed,
-            ApiError::NotFound => Outcome::NotFound,
-        }
-    }
-
     /// The reason class of a refused token; public for handlers that answer outside the HTTP path (an
     /// authorizer). No wildcard arm: a new verification error has to be given a class here.
     pub fn of_refused_token(error: &VerifyError) -> Outcome {
@@ -158,11 +129,9 @@ mod tests {
                 .iter()
                 .all(|name| name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
         );
-        let refused = ApiError::InvalidToken(VerifyError::BadSignature);
-        assert_eq!(Outcome::of(&refused), Outcome::InvalidTokenSignature);
-        let unavailable = ApiError::from(VerifyError::KeysUnavailable {
-            retry_after: std::time::Duration::from_secs(1),
-        });
-        assert_eq!(Outcome::of(&unavailable), Outcome::KeysUnavailable);
+        assert_eq!(
+            Outcome::of_refused_token(&VerifyError::BadSignature),
+            Outcome::InvalidTokenSignature
+        );
     }
 }

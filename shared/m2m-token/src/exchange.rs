@@ -1,6 +1,6 @@
 //! Exchanging credentials for a token at the identity provider.
 
-use crate::{ApiError, ProviderError};
+use crate::{ProviderError, TokenError};
 use m2m_auth::fetch::{Discovery, FetchError, read_capped};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -34,7 +34,7 @@ impl Exchanger {
         &self,
         client: &reqwest::Client,
         input: &ExchangeInput<'_>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, TokenError> {
         let request = match self {
             Exchanger::Descope { base_url } => {
                 let mut login_options = serde_json::Map::new();
@@ -59,13 +59,13 @@ impl Exchanger {
             }
             Exchanger::Oidc { discovery } => {
                 let metadata = discovery.metadata().await.map_err(|error| match error {
-                    FetchError::Timeout => ApiError::ProviderTimeout,
-                    other => ApiError::Provider(ProviderError::Discovery(other.to_string())),
+                    FetchError::Timeout => TokenError::ProviderTimeout,
+                    other => TokenError::Provider(ProviderError::Discovery(other.to_string())),
                 })?;
                 let endpoint = metadata
                     .token_endpoint
                     .as_deref()
-                    .ok_or(ApiError::Provider(ProviderError::NoTokenEndpoint))?;
+                    .ok_or(TokenError::Provider(ProviderError::NoTokenEndpoint))?;
                 let mut form = vec![("grant_type", "client_credentials".to_owned())];
                 if !input.scopes.is_empty() {
                     form.push(("scope", input.scopes.join(" ")));
@@ -87,9 +87,9 @@ impl Exchanger {
             read_capped(response, MAX_PROVIDER_RESPONSE)
                 .await
                 .map_err(|error| match error {
-                    FetchError::Timeout => ApiError::ProviderTimeout,
-                    FetchError::TooLarge(_) => ApiError::Provider(ProviderError::TooLarge),
-                    other => ApiError::Provider(ProviderError::Unreadable(other.to_string())),
+                    FetchError::Timeout => TokenError::ProviderTimeout,
+                    FetchError::TooLarge(_) => TokenError::Provider(ProviderError::TooLarge),
+                    other => TokenError::Provider(ProviderError::Unreadable(other.to_string())),
                 })?;
         let document = serde_json::from_slice::<Value>(&body).ok();
         let token_field = match self {
@@ -102,7 +102,7 @@ impl Exchanger {
         if status == 400
             && let Some(scope) = refused_scope(document.as_ref(), input.scopes)
         {
-            return Err(ApiError::ScopeNotGranted(scope));
+            return Err(TokenError::ScopeNotGranted(scope));
         }
         match status {
             200 => document
@@ -111,33 +111,33 @@ impl Exchanger {
                 .and_then(Value::as_str)
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
-                .ok_or(ApiError::Provider(ProviderError::NoToken(token_field))),
-            400 if is_invalid_client(document.as_ref()) => Err(ApiError::AuthenticationFailed(
+                .ok_or(TokenError::Provider(ProviderError::NoToken(token_field))),
+            400 if is_invalid_client(document.as_ref()) => Err(TokenError::AuthenticationFailed(
                 provider_message(document.as_ref(), status, input.client_secret),
             )),
-            400 | 422 => Err(ApiError::ProviderRejected(provider_message(
+            400 | 422 => Err(TokenError::ProviderRejected(provider_message(
                 document.as_ref(),
                 status,
                 input.client_secret,
             ))),
-            401 | 403 => Err(ApiError::AuthenticationFailed(provider_message(
+            401 | 403 => Err(TokenError::AuthenticationFailed(provider_message(
                 document.as_ref(),
                 status,
                 input.client_secret,
             ))),
-            429 => Err(ApiError::Provider(ProviderError::RateLimited)),
-            _ => Err(ApiError::Provider(ProviderError::Status(status))),
+            429 => Err(TokenError::Provider(ProviderError::RateLimited)),
+            _ => Err(TokenError::Provider(ProviderError::Status(status))),
         }
     }
 }
 
-fn transport_error(error: reqwest::Error) -> ApiError {
+fn transport_error(error: reqwest::Error) -> TokenError {
     if error.is_timeout() {
-        ApiError::ProviderTimeout
+        TokenError::ProviderTimeout
     } else if error.is_redirect() || error.status().is_some_and(|s| s.is_redirection()) {
-        ApiError::Provider(ProviderError::Redirect)
+        TokenError::Provider(ProviderError::Redirect)
     } else {
-        ApiError::Provider(ProviderError::Unreachable)
+        TokenError::Provider(ProviderError::Unreachable)
     }
 }
 
