@@ -21,12 +21,11 @@ Cases:
                   doorkeeper keeps a token seen once out)
   user_no_cache   the `user` function with VERIFIED_TOKEN_CACHE_ENTRIES=0 and the tokens of user_new (the path
                   every token took before the cache)
-  user_lambda_http_adapter, user_lambda_http_answer, user_tracing_request_line
-                  the `user` function with one hand-written platform piece swapped back for the crate's own,
-                  token presented again (the `user_variants` example of m2m-api, never deployed): lambda_http's
-                  `Adapter` for the whole conversion (the event read as REST first, then as HTTP API; the
-                  answer copied), the event read once but the answer converted by the `Adapter`, and the
-                  request line written by tracing's JSON layer (the EMF line on its own)
+  user_lambda_http_adapter, user_tracing_request_line
+                  the `user` function with one piece swapped for the crate's own, token presented again (the
+                  `user_variants` example of m2m-api, never deployed): `lambda_http::run` without the guard
+                  around its `Adapter`, and the request line written by tracing's JSON layer (the EMF line
+                  on its own)
   user_variants_deployed
                   that example as deployed (nothing swapped): the same as user_repeated, its control
   node_repeated   Node 20 + aws-jwt-verify in a minimal Runtime API loop (bench/node-compare/runtime-loop.mjs),
@@ -164,7 +163,7 @@ def main():
                               {**env, "VERIFIED_TOKEN_CACHE_ENTRIES": "0"}, new),
             **{f"user_{variant}": ([os.path.join(args.bin_dir, "examples", "user_variants")],
                                    {**env, "USER_VARIANT": variant}, repeated)
-               for variant in ["lambda_http_adapter", "lambda_http_answer", "tracing_request_line"]},
+               for variant in ["lambda_http_adapter", "tracing_request_line"]},
             "user_variants_deployed": ([os.path.join(args.bin_dir, "examples", "user_variants")],
                                        {**env, "USER_VARIANT": "deployed"}, repeated),
             "node_repeated": ([node, os.path.join(ROOT, "bench", "node-compare", "runtime-loop.mjs")],

@@ -307,8 +307,8 @@ fn lambda_event(event: &Value) -> LambdaEvent<LambdaRequest> {
     )
 }
 
-/// [`m2m_api::ApiGatewayEvent`] reads every event as lambda_http reads it: the same `LambdaRequest` of the
-/// same kind, or an error for the same texts, whichever way of reading it takes.
+/// [`m2m_api::ApiGatewayEvent`] (lambda_http's reading, its panics caught) reads every event as lambda_http
+/// reads it: the same `LambdaRequest` of the same kind, or an error for the same texts.
 #[test]
 fn events_are_read_as_lambda_http_reads_them() {
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJLMiJ9.c2ln";
@@ -506,7 +506,8 @@ fn sample_responses() -> Vec<Response<Body>> {
     ]
 }
 
-/// [`m2m_api::Answer`] is the JSON lambda_http's Adapter answers for the same response, for both origins.
+/// The guard answers the JSON lambda_http's Adapter answers for the same response, for both origins: it adds
+/// nothing and drops nothing on the way.
 #[tokio::test]
 async fn answers_are_written_as_lambda_http_writes_them() {
     let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJLMiJ9.c2ln";

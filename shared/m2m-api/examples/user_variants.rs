@@ -3,15 +3,11 @@
 //! with and without each piece, in the same run. `USER_VARIANT` picks the variant:
 //!
 //! - `deployed` (or unset): as functions/user/src/main.rs;
-//! - `lambda_http_adapter`: `lambda_http::run`, so lambda_http's `Adapter` reads the event (the REST shape
-//!   first, then the HTTP API shape) and converts the answer;
-//! - `lambda_http_answer`: the event read once (`m2m_api::ApiGatewayEvent`), the answer converted by
-//!   lambda_http's `Adapter`;
+//! - `lambda_http_adapter`: `lambda_http::run`, without the guard `m2m_api::run` puts around lambda_http's
+//!   `Adapter` (what the guard costs);
 //! - `tracing_request_line`: the request line written by `tracing`'s JSON layer, and the EMF line on its own.
 
-use lambda_http::{Adapter, LambdaEvent, Service};
-use m2m_api::{ApiGatewayEvent, ApiLayer, Require, RequireGrant};
-use std::task::{Context, Poll};
+use m2m_api::{ApiLayer, Require, RequireGrant};
 use tower::ServiceBuilder;
 
 #[tokio::main(flavor = "current_thread")]
@@ -33,31 +29,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     verifier.hydrate().await;
     match variant.as_str() {
         "lambda_http_adapter" => lambda_http::run(service).await,
-        "lambda_http_answer" => {
-            lambda_http::lambda_runtime::run(ReadOnce(Adapter::from(service))).await
-        }
         _ => m2m_api::run(service).await,
-    }
-}
-
-/// The event read as `m2m_api::run` reads it, handed to lambda_http's `Adapter` for the rest.
-struct ReadOnce<A>(A);
-
-impl<A> Service<LambdaEvent<ApiGatewayEvent>> for ReadOnce<A>
-where
-    A: Service<LambdaEvent<lambda_http::request::LambdaRequest>>,
-{
-    type Response = A::Response;
-    type Error = A::Error;
-    type Future = A::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, event: LambdaEvent<ApiGatewayEvent>) -> Self::Future {
-        self.0
-            .call(LambdaEvent::new(event.payload.0, event.context))
     }
 }
 

@@ -1,23 +1,40 @@
-//! How an HTTP function meets the Lambda runtime. [`run`] hands a `lambda_http` service to
-//! `lambda_runtime::run` behind [`GuardedAdapter`], which does the work of lambda_http's `Adapter`.
+//! How an HTTP function meets the Lambda runtime: [`run`] hands a `lambda_http` service to
+//! `lambda_runtime::run` through lambda_http's own `Adapter`, behind [`GuardedAdapter`], a narrow layer for
+//! what the `Adapter` does not do.
 //!
-//! Why not the `Adapter` itself: no header may crash the conversion of an event, and a panic anywhere must
-//! fail only its own invocation, with a contract-shaped 500. The conversions also cost less: an HTTP API
-//! event is parsed once, not twice ([`ApiGatewayEvent`]), and a JSON answer is not copied and decoded again
-//! ([`Answer`]).
+//! lambda_http 1.3 panics while converting an event whose `Host` or `X-Forwarded-Proto` is not a URL's
+//! (it unwraps the parse), whose raw query string is not a URI's, or whose body is marked base64 and is not:
+//! the guard drops those headers and answers those events 400 first. A panic in the service (or a
+//! dependency) fails its own invocation with a contract-shaped 500, and the process serves the next one.
+//! BENCHMARKS.md ("Hand-written platform code") has the numbers that sent the event reading and the answer
+//! writing back to lambda_http.
 
 use crate::ApiError;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, header};
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::request::{LambdaRequest, RequestOrigin};
-use lambda_http::{Body, IntoResponse, LambdaEvent, Request, RequestExt, Response};
+use lambda_http::{Adapter, Body, LambdaEvent, Request, Response};
 use m2m_telemetry::RequestLine;
-use serde::ser::{SerializeMap, SerializeStruct};
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
 use tower::Service;
+
+/// The answer to an invocation: lambda_http's conversion of the service's response, or one of the guard's
+/// own answers (a JSON text body), in the shape of its event's origin.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Answer<Converted> {
+    Converted(Converted),
+    Rest(ApiGatewayProxyResponse),
+    Http(ApiGatewayV2httpResponse),
+}
+
+/// What lambda_http's `Adapter` answers for `S` (its `LambdaResponse`, which it does not export).
+type Converted<'a, S> =
+    <Adapter<'a, Response<Body>, CaughtPanics<S>> as Service<LambdaEvent<LambdaRequest>>>::Response;
 
 /// Runs `service` as the function (in place of `lambda_http::run`): every event sanitised, every panic
 /// answered. The functions call it on tokio's current-thread runtime: Lambda hands a container one
@@ -38,184 +55,37 @@ pub fn guard<'a, S>(service: S) -> GuardedAdapter<'a, S>
 where
     S: Service<Request, Response = Response<Body>>,
     S::Future: Send + 'a,
+    S::Error: Send + 'a,
 {
     GuardedAdapter {
-        inner: service,
-        borrows: std::marker::PhantomData,
+        adapter: Adapter::from(CaughtPanics(service)),
     }
 }
 
-/// Sanitises each API Gateway event before lambda_http converts it into a request, and turns a panic (in
-/// the conversion, the service or a dependency) into a 500 `{"success": false, "error": "Internal error"}`
-/// for that invocation alone: with `panic = "unwind"` the process goes on serving the next event.
+/// lambda_http's `Adapter` behind the guard: each event sanitised before the `Adapter` converts it, an event
+/// it cannot convert answered 400, and a panic answered 500 for that invocation alone (with
+/// `panic = "unwind"` the process goes on serving the next event).
 pub struct GuardedAdapter<'a, S> {
-    inner: S,
-    /// How long the service's futures may borrow for (what `main` built, for a function).
-    borrows: std::marker::PhantomData<&'a ()>,
+    adapter: Adapter<'a, Response<Body>, CaughtPanics<S>>,
 }
 
-/// An invocation's answer in the shape its event's origin expects: what lambda_http's `LambdaResponse`
-/// makes of a response, field for field (the test `answers_are_written_as_lambda_http_writes_them` holds
-/// them to the same JSON), without its copies. For an HTTP API event: `statusCode`, `headers` (the first value
-/// of each name, as lambda_http keeps it), an empty `multiValueHeaders`, `body`, `isBase64Encoded` and the
-/// `Set-Cookie` values as `cookies`; for a REST event every header in `multiValueHeaders`.
-#[derive(Debug)]
-pub struct Answer {
-    rest: bool,
-    status: u16,
-    headers: HeaderMap,
-    cookies: Vec<String>,
-    body: Body,
-}
-
-impl Answer {
-    /// `response` made an answer with its body as it is (a body lambda_http's conversion would not change).
-    fn as_is(origin: &RequestOrigin, response: Response<Body>) -> Self {
-        let (parts, body) = response.into_parts();
-        let mut headers = parts.headers;
-        // The two origins of the lambda_http features the workspace enables (its Cargo.toml); another one
-        // (ALB, WebSocket) would need its own shape here.
-        let rest = matches!(origin, RequestOrigin::ApiGatewayV1);
-        let mut cookies = Vec::new();
-        if !rest && headers.contains_key(header::SET_COOKIE) {
-            // API Gateway's payload 2.0 takes cookies apart from the headers.
-            cookies = headers
-                .get_all(header::SET_COOKIE)
-                .iter()
-                .map(|value| value.to_str().unwrap_or_default().to_owned())
-                .collect();
-            headers.remove(header::SET_COOKIE);
-        }
-        Answer {
-            rest,
-            status: parts.status.as_u16(),
-            headers,
-            cookies,
-            body,
-        }
-    }
-
-    /// `response` made an answer: as it is when it is JSON text (which lambda_http's conversion would copy,
-    /// decode as UTF-8 and hand back unchanged, unless it began with a byte order mark, which the decoding
-    /// drops), otherwise through that conversion (the text or binary body its content type and encoding call
-    /// for).
-    async fn converted(origin: &RequestOrigin, response: Response<Body>) -> Self {
-        let headers = response.headers();
-        let json_text = matches!(response.body(), Body::Text(text) if !text.starts_with('\u{feff}'))
-            && !headers.contains_key(header::CONTENT_ENCODING)
-            && headers
-                .get_all(header::CONTENT_TYPE)
-                .iter()
-                .eq([APPLICATION_JSON]);
-        let response = if json_text {
-            response
-        } else {
-            response.into_response().await
-        };
-        Answer::as_is(origin, response)
-    }
-}
-
-const APPLICATION_JSON: &str = "application/json";
-
-impl serde::Serialize for Answer {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let empty = HeaderMap::new();
-        let (single, multiple) = if self.rest {
-            (&empty, &self.headers)
-        } else {
-            (&self.headers, &empty)
-        };
-        let mut answer = serializer.serialize_struct("Answer", 6)?;
-        answer.serialize_field("statusCode", &self.status)?;
-        answer.serialize_field("headers", &FirstValues(single))?;
-        answer.serialize_field("multiValueHeaders", &AllValues(multiple))?;
-        if !matches!(self.body, Body::Empty) {
-            answer.serialize_field("body", &self.body)?;
-        }
-        answer.serialize_field("isBase64Encoded", &matches!(self.body, Body::Binary(_)))?;
-        if !self.rest {
-            answer.serialize_field("cookies", &self.cookies)?;
-        }
-        answer.end()
-    }
-}
-
-/// A header's value as the text JSON needs (lambda_http refuses a value that is not UTF-8 the same way).
-fn text_of<E: serde::ser::Error>(value: &HeaderValue) -> Result<&str, E> {
-    std::str::from_utf8(value.as_bytes()).map_err(E::custom)
-}
-
-/// Headers as `{"name": "first value"}`.
-struct FirstValues<'a>(&'a HeaderMap);
-
-impl serde::Serialize for FirstValues<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
-        for name in self.0.keys() {
-            map.serialize_entry(name.as_str(), text_of::<S::Error>(&self.0[name])?)?;
-        }
-        map.end()
-    }
-}
-
-/// Headers as `{"name": ["value", ...]}`.
-struct AllValues<'a>(&'a HeaderMap);
-
-impl serde::Serialize for AllValues<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
-        for name in self.0.keys() {
-            let values = self
-                .0
-                .get_all(name)
-                .iter()
-                .map(text_of::<S::Error>)
-                .collect::<Result<Vec<_>, _>>()?;
-            map.serialize_entry(name.as_str(), &values)?;
-        }
-        map.end()
-    }
-}
-
-/// An API Gateway event, read into lambda_http's own [`LambdaRequest`] with the same result as lambda_http's
-/// reading, but faster for HTTP API (payload 2.0) events, which the functions are deployed behind.
-///
-/// lambda_http tries the REST API (payload 1.0) shape first and the HTTP API shape second, so every HTTP API
-/// event is parsed in full once to fail as a REST event (for want of `httpMethod`, which only 1.0 events
-/// have), then again: a third of a warm invocation's own CPU. An event whose text names no `httpMethod`
-/// (nor holds a `\u` escape, the only way JSON could spell that key otherwise) cannot be read as a REST
-/// event, so it is read as an HTTP API event directly; any other event, or one that does not read so, is
-/// read as lambda_http reads it.
+/// An API Gateway event as lambda_http reads it, except that a panic while reading it (the http crate
+/// panics when a header map would hold more than 32,768 entries; only a direct invocation can send that
+/// many) is a deserialisation error: the runtime reports it for that event, and the process serves the next.
 #[derive(Debug)]
 pub struct ApiGatewayEvent(pub LambdaRequest);
 
 impl<'de> serde::Deserialize<'de> for ApiGatewayEvent {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
-        static HTTP_METHOD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("httpMethod"));
-        static ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new("\\u"));
         let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        let text = raw.get();
-        // The http crate panics when a header map would hold more than 32,768 entries (only a direct
-        // invocation can send that many): the event is refused, and the process serves the next one.
-        std::panic::catch_unwind(|| {
-            if HTTP_METHOD.find(text.as_bytes()).is_none()
-                && ESCAPE.find(text.as_bytes()).is_none()
-                && let Ok(event) = serde_json::from_str(text)
-            {
-                return Ok(ApiGatewayEvent(LambdaRequest::ApiGatewayV2(event)));
-            }
-            serde_json::from_str(text).map(ApiGatewayEvent)
-        })
-        .unwrap_or_else(|_| {
-            Err(serde_json::Error::custom(
-                "the event cannot be read as an API Gateway request",
-            ))
-        })
-        .map_err(D::Error::custom)
+        std::panic::catch_unwind(|| serde_json::from_str(raw.get()).map(ApiGatewayEvent))
+            .unwrap_or_else(|_| {
+                Err(serde_json::Error::custom(
+                    "the event cannot be read as an API Gateway request",
+                ))
+            })
+            .map_err(D::Error::custom)
     }
 }
 
@@ -225,12 +95,12 @@ where
     S::Future: Send + 'a,
     S::Error: Send + 'a,
 {
-    type Response = Answer;
+    type Response = Answer<Converted<'a, S>>;
     type Error = S::Error;
-    type Future = BoxFuture<'a, Result<Answer, S::Error>>;
+    type Future = BoxFuture<'a, Result<Self::Response, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.adapter.poll_ready(cx)
     }
 
     fn call(&mut self, event: LambdaEvent<ApiGatewayEvent>) -> Self::Future {
@@ -240,53 +110,117 @@ where
         } = event;
         sanitize(&mut payload);
         let origin = payload.request_origin();
-        // The guard's own answers (a malformed event, a panic) get the request line and metric every
-        // answer gets; the service's answers get theirs from its RequestLog.
-        let line = request_line(&payload, &context);
         if !is_convertible(&payload) {
-            return Box::pin(std::future::ready(Ok(guard_answer(
-                &origin,
-                &line,
-                ApiError::MalformedRequest,
-            ))));
+            // The guard's own answers get the request line and metric every answer gets.
+            let line = request_line(&payload, &context);
+            let answer = guard_answer(&origin, &line, ApiError::MalformedRequest);
+            return Box::pin(std::future::ready(Ok(answer)));
         }
-        // As lambda_http's Adapter: the event into a request with the invocation's context, and the trace id
-        // of the invocation in `X-Amzn-Trace-Id`. What is left that lambda_http cannot convert panics in
-        // the conversion: that is the event's fault, a 400 like the cases checked above.
-        let converted = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut request = Request::from(payload);
-            if let Some(trace_id) = context.xray_trace_id.as_deref()
-                && let Ok(value) = HeaderValue::from_str(trace_id)
-            {
-                request.headers_mut().insert(X_AMZN_TRACE_ID, value);
-            }
-            request.with_lambda_context(context)
-        }));
-        let Ok(request) = converted else {
-            return Box::pin(std::future::ready(Ok(guard_answer(
-                &origin,
-                &line,
-                ApiError::MalformedRequest,
-            ))));
-        };
-        let called = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request)));
-        match called {
+        // A panic in the service's `call` is answered by CaughtPanics; what is left panics in lambda_http's
+        // conversion of the event: that is the event's fault, a 400 like the cases checked above.
+        let line = request_line(&payload, &context);
+        let event = LambdaEvent::new(payload, context);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.adapter.call(event))) {
             Ok(future) => Box::pin(async move {
                 match AssertUnwindSafe(future).catch_unwind().await {
-                    Ok(Ok(response)) => Ok(AssertUnwindSafe(Answer::converted(&origin, response))
-                        .catch_unwind()
-                        .await
-                        // The service's line was written with its own status already.
-                        .unwrap_or_else(|_| Answer::as_is(&origin, unrouted(&ApiError::Internal)))),
-                    Ok(Err(error)) => Err(error),
-                    Err(_) => Ok(guard_answer(&origin, &line, ApiError::Internal)),
+                    Ok(converted) => converted.map(Answer::Converted),
+                    // The answer's conversion panicked (the service's line was written already).
+                    Err(_) => Ok(answer(&origin, unrouted(&ApiError::Internal))),
                 }
             }),
             Err(_) => Box::pin(std::future::ready(Ok(guard_answer(
                 &origin,
                 &line,
-                ApiError::Internal,
+                ApiError::MalformedRequest,
             )))),
+        }
+    }
+}
+
+/// The service, with a panic in its `call` or its future answered 500 (and logged and counted as every
+/// answer is).
+pub struct CaughtPanics<S>(S);
+
+impl<S> Service<Request> for CaughtPanics<S>
+where
+    S: Service<Request, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = futures_util::future::Either<
+        std::future::Ready<Result<Response<Body>, S::Error>>,
+        CaughtFuture<S::Future>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        use futures_util::future::Either;
+        let line = RequestLine::of(&request);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.call(request))) {
+            Ok(future) => Either::Right(CaughtFuture {
+                inner: Box::pin(AssertUnwindSafe(future).catch_unwind()),
+                line: Some(line),
+            }),
+            Err(_) => Either::Left(std::future::ready(Ok(internal_error(&line)))),
+        }
+    }
+}
+
+/// The service's future, a panic in it answered 500.
+pub struct CaughtFuture<F: Future> {
+    inner: std::pin::Pin<Box<futures_util::future::CatchUnwind<AssertUnwindSafe<F>>>>,
+    line: Option<RequestLine>,
+}
+
+impl<F, E> Future for CaughtFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::task::ready!(self.inner.as_mut().poll(cx)) {
+            Ok(result) => Poll::Ready(result),
+            Err(_) => {
+                let line = self.line.take();
+                Poll::Ready(Ok(line.map_or_else(
+                    || unrouted(&ApiError::Internal),
+                    |line| internal_error(&line),
+                )))
+            }
+        }
+    }
+}
+
+/// The 500 of a panic, logged and counted.
+fn internal_error(line: &RequestLine) -> Response<Body> {
+    let row = ApiError::Internal.refusal();
+    line.finish(row.status, row.outcome, Some(row.kind));
+    unrouted(&ApiError::Internal)
+}
+
+/// `response` as API Gateway takes it for `origin`: what lambda_http's `Adapter` makes of a JSON answer
+/// with a text body (the guard's own answers are such).
+fn answer<C>(origin: &RequestOrigin, response: Response<Body>) -> Answer<C> {
+    let (parts, body) = response.into_parts();
+    let status_code = i64::from(parts.status.as_u16());
+    match origin {
+        RequestOrigin::ApiGatewayV1 => {
+            let mut answer = ApiGatewayProxyResponse::default();
+            answer.status_code = status_code;
+            answer.multi_value_headers = parts.headers;
+            answer.body = Some(body);
+            Answer::Rest(answer)
+        }
+        _ => {
+            let mut answer = ApiGatewayV2httpResponse::default();
+            answer.status_code = status_code;
+            answer.headers = parts.headers;
+            answer.body = Some(body);
+            Answer::Http(answer)
         }
     }
 }
@@ -344,13 +278,11 @@ fn unrouted(error: &ApiError) -> Response<Body> {
 }
 
 /// An answer the guard writes itself, logged and counted as the service's answers are.
-fn guard_answer(origin: &RequestOrigin, line: &RequestLine, error: ApiError) -> Answer {
+fn guard_answer<C>(origin: &RequestOrigin, line: &RequestLine, error: ApiError) -> Answer<C> {
     let row = error.refusal();
     line.finish(row.status, row.outcome, Some(row.kind));
-    Answer::as_is(origin, unrouted(&error))
+    answer(origin, unrouted(&error))
 }
-
-const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 
 /// Drops what lambda_http 1.3 cannot build a URL from (it unwraps the parse): an `X-Forwarded-Proto` other
 /// than exactly `http` or `https`, and a `Host` (header or domain name) that is not a host.
