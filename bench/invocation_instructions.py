@@ -9,7 +9,7 @@ is what one warm invocation executes (the runtime loop, event parsing, the handl
 Needs valgrind (`apt-get install valgrind`); about a minute per case.
 
 Cases: those of bench/invocation_cpu.py but Node's (trivial, trivial_same_answer, user_repeated, user_new,
-user_no_cache).
+user_no_cache, user_lambda_http_adapter, user_tracing_request_line).
 
     python3 bench/invocation_instructions.py [--n 1000] [--warmup 50] [--bin-dir target/release]
                                              [--cases trivial,trivial_same_answer,user_repeated]
@@ -87,6 +87,9 @@ def main():
             "user_repeated": (user, env, repeated),
             "user_new": (user, env, new),
             "user_no_cache": (user, {**env, "VERIFIED_TOKEN_CACHE_ENTRIES": "0"}, new),
+            **{f"user_{variant}": ([os.path.join(args.bin_dir, "examples", "user_variants")],
+                                   {**env, "USER_VARIANT": variant}, repeated)
+               for variant in ["variants_deployed", "lambda_http_adapter", "tracing_request_line"]},
         }
         results = {"n": args.n, "warmup": args.warmup, "cases": {}}
         for case in cases:

@@ -57,8 +57,13 @@ where
     S::Future: Send + 'a,
     S::Error: Send + 'a,
 {
+    let line = LineSlot::default();
     GuardedAdapter {
-        adapter: Adapter::from(CaughtPanics(service)),
+        adapter: Adapter::from(CaughtPanics {
+            inner: service,
+            line: line.clone(),
+        }),
+        line,
     }
 }
 
@@ -67,6 +72,18 @@ where
 /// `panic = "unwind"` the process goes on serving the next event).
 pub struct GuardedAdapter<'a, S> {
     adapter: Adapter<'a, Response<Body>, CaughtPanics<S>>,
+    line: LineSlot,
+}
+
+/// The request line of the invocation being converted, handed from the guard to [`CaughtPanics`] through
+/// the `Adapter` (which takes no extra argument). It is filled and emptied within one synchronous
+/// `Adapter::call`, so invocations never share it.
+type LineSlot = std::sync::Arc<std::sync::Mutex<Option<RequestLine>>>;
+
+fn take(slot: &LineSlot) -> Option<RequestLine> {
+    slot.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take()
 }
 
 /// An API Gateway event as lambda_http reads it, except that a panic while reading it (the http crate
@@ -78,14 +95,14 @@ pub struct ApiGatewayEvent(pub LambdaRequest);
 impl<'de> serde::Deserialize<'de> for ApiGatewayEvent {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error as _;
-        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        std::panic::catch_unwind(|| serde_json::from_str(raw.get()).map(ApiGatewayEvent))
-            .unwrap_or_else(|_| {
-                Err(serde_json::Error::custom(
-                    "the event cannot be read as an API Gateway request",
-                ))
-            })
-            .map_err(D::Error::custom)
+        std::panic::catch_unwind(AssertUnwindSafe(move || {
+            serde::Deserialize::deserialize(deserializer).map(ApiGatewayEvent)
+        }))
+        .unwrap_or_else(|_| {
+            Err(D::Error::custom(
+                "the event cannot be read as an API Gateway request",
+            ))
+        })
     }
 }
 
@@ -118,9 +135,16 @@ where
         }
         // A panic in the service's `call` is answered by CaughtPanics; what is left panics in lambda_http's
         // conversion of the event: that is the event's fault, a 400 like the cases checked above.
-        let line = request_line(&payload, &context);
+        *self
+            .line
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(request_line(&payload, &context));
         let event = LambdaEvent::new(payload, context);
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.adapter.call(event))) {
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| self.adapter.call(event)));
+        // Still here when the conversion panicked (CaughtPanics took it otherwise).
+        let unconverted = take(&self.line);
+        match called {
             Ok(future) => Box::pin(async move {
                 match AssertUnwindSafe(future).catch_unwind().await {
                     Ok(converted) => converted.map(Answer::Converted),
@@ -128,18 +152,25 @@ where
                     Err(_) => Ok(answer(&origin, unrouted(&ApiError::Internal))),
                 }
             }),
-            Err(_) => Box::pin(std::future::ready(Ok(guard_answer(
-                &origin,
-                &line,
-                ApiError::MalformedRequest,
-            )))),
+            Err(_) => {
+                let line =
+                    unconverted.unwrap_or_else(|| RequestLine::new(Default::default(), "/", None));
+                Box::pin(std::future::ready(Ok(guard_answer(
+                    &origin,
+                    &line,
+                    ApiError::MalformedRequest,
+                ))))
+            }
         }
     }
 }
 
 /// The service, with a panic in its `call` or its future answered 500 (and logged and counted as every
 /// answer is).
-pub struct CaughtPanics<S>(S);
+pub struct CaughtPanics<S> {
+    inner: S,
+    line: LineSlot,
+}
 
 impl<S> Service<Request> for CaughtPanics<S>
 where
@@ -153,13 +184,13 @@ where
     >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         use futures_util::future::Either;
-        let line = RequestLine::of(&request);
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.call(request))) {
+        let line = take(&self.line).unwrap_or_else(|| RequestLine::of(&request));
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
             Ok(future) => Either::Right(CaughtFuture {
                 inner: Box::pin(AssertUnwindSafe(future).catch_unwind()),
                 line: Some(line),
