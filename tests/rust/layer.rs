@@ -782,3 +782,38 @@ async fn whoami_answers_the_authorizer_context_and_nothing_without_it() {
     let answer = invoke(&mut guard, &bare).await;
     assert_eq!(answer["statusCode"], 401, "{answer}");
 }
+
+/// What lambda_http cannot make a request of is the event's fault: a 400 in the contract's shape, and the
+/// process serves the next event. The raw query and the base64 body are refused before the conversion; a
+/// path lambda_http 1.3 cannot build a URI from (`:99999`) panics inside it and is caught there.
+#[tokio::test]
+async fn events_lambda_http_cannot_convert_are_a_400_and_the_next_event_is_served() {
+    let issuer = start_issuer().await;
+    let tokens = token_api(&issuer, &[]);
+    let token = token_for(&tokens, "dev-reader-key", &[]).await;
+    let api = protected_api(&issuer, PROTECTED, &[]);
+    let mut guard = m2m_api::guard(api.service());
+    let mut bad_query = v2_event(&token, &[]);
+    bad_query["rawQueryString"] = json!("a b");
+    let mut bad_body = v2_event(&token, &[]);
+    bad_body["body"] = json!("not base64!");
+    bad_body["isBase64Encoded"] = json!(true);
+    let mut bad_path = v2_event(&token, &[]);
+    bad_path["rawPath"] = json!(":99999");
+    for (name, event) in [("query", bad_query), ("body", bad_body), ("path", bad_path)] {
+        let answer = invoke(&mut guard, &event).await;
+        assert_eq!(answer["statusCode"], 400, "{name}: {answer}");
+        let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"success": false, "error": "Malformed request"}),
+            "{name}"
+        );
+        assert_eq!(
+            answer["headers"]["content-type"], "application/json",
+            "{name}"
+        );
+        let next = invoke(&mut guard, &v2_event(&token, &[])).await;
+        assert_eq!(next["statusCode"], 200, "{name}: {next}");
+    }
+}
