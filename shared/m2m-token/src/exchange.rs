@@ -1,6 +1,8 @@
 //! Exchanging credentials for a token at the identity provider.
 
+use crate::token::ProjectVerifiers;
 use crate::{ProviderError, TokenError};
+use m2m_auth::Verifier;
 use m2m_auth::fetch::{Discovery, FetchError, read_capped};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -10,13 +12,21 @@ const MAX_PROVIDER_RESPONSE: usize = 64 * 1024;
 /// Longest provider message passed on to the caller.
 const MAX_PROVIDER_MESSAGE: usize = 300;
 
-/// Who mints the tokens.
-#[derive(Debug, Clone)]
-pub enum Exchanger {
-    /// Descope's access-key exchange: `POST {base}/v1/auth/accesskey/exchange`.
-    Descope { base_url: String },
-    /// RFC 6749 section 4.4 client-credentials grant at the discovered `token_endpoint`.
-    Oidc { discovery: Arc<Discovery> },
+/// Who mints the tokens and whose keys verify them: the one place the token function tells Descope from an
+/// OAuth 2.0 provider (the verifiers' key sources and the credentials' names follow from it).
+pub(crate) enum Issuer {
+    /// Descope's access-key exchange (`POST {base}/v1/auth/accesskey/exchange`), and one verifier (with its
+    /// key cache) per project.
+    Descope {
+        base_url: String,
+        by_project: ProjectVerifiers<Verifier>,
+    },
+    /// RFC 6749 section 4.4 client-credentials grant at the discovered `token_endpoint`, and the issuer's
+    /// verifier.
+    Oidc {
+        discovery: Arc<Discovery>,
+        verifier: Arc<Verifier>,
+    },
 }
 
 pub(crate) struct ExchangeInput<'a> {
@@ -28,7 +38,7 @@ pub(crate) struct ExchangeInput<'a> {
     pub tenant: Option<&'a str>,
 }
 
-impl Exchanger {
+impl Issuer {
     /// Returns the token the provider issued (not yet verified).
     pub(crate) async fn exchange(
         &self,
@@ -36,7 +46,7 @@ impl Exchanger {
         input: &ExchangeInput<'_>,
     ) -> Result<String, TokenError> {
         let request = match self {
-            Exchanger::Descope { base_url } => {
+            Issuer::Descope { base_url, .. } => {
                 let mut login_options = serde_json::Map::new();
                 if !input.scopes.is_empty() {
                     login_options.insert(
@@ -57,7 +67,7 @@ impl Exchanger {
                     .bearer_auth(format!("{}:{}", input.client_id, input.client_secret))
                     .json(&body)
             }
-            Exchanger::Oidc { discovery } => {
+            Issuer::Oidc { discovery, .. } => {
                 let metadata = discovery.metadata().await.map_err(|error| match error {
                     FetchError::Timeout => TokenError::ProviderTimeout,
                     other => TokenError::Provider(ProviderError::Discovery(other.to_string())),
@@ -93,8 +103,8 @@ impl Exchanger {
                 })?;
         let document = serde_json::from_slice::<Value>(&body).ok();
         let token_field = match self {
-            Exchanger::Descope { .. } => "sessionJwt",
-            Exchanger::Oidc { .. } => "access_token",
+            Issuer::Descope { .. } => "sessionJwt",
+            Issuer::Oidc { .. } => "access_token",
         };
         // RFC 6749 section 5.2 `invalid_scope`: the client may not have a scope it asked for. That is the
         // contract's 403, as when a provider leaves the scope out of the token instead, whenever the answer

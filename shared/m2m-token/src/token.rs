@@ -1,7 +1,7 @@
 use crate::credentials::{
     Caller, CredentialKind, CredentialSettings, CredentialSource, Credentials, ResolvedCredentials,
 };
-use crate::exchange::{ExchangeInput, Exchanger};
+use crate::exchange::{ExchangeInput, Issuer};
 use crate::issued::{
     DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, Entitlement, IssuedTokens, MAX_ISSUED_TOKEN_CACHE_ENTRIES,
 };
@@ -64,26 +64,16 @@ impl TokenSettings {
 pub struct TokenApi {
     auth: AuthConfig,
     client: reqwest::Client,
-    exchanger: Exchanger,
+    issuer: Issuer,
     credentials: Credentials,
     cors: Cors,
-    verifiers: Verifiers,
     issued: IssuedTokens,
-}
-
-enum Verifiers {
-    /// Descope: one verifier (with its key cache) per project.
-    Descope {
-        base_url: String,
-        by_project: ProjectVerifiers<Verifier>,
-    },
-    Oidc(Arc<Verifier>),
 }
 
 /// Per-project values: the configured project's kept for good, and those of other projects named in
 /// requests in a small most-recently-used list, so that a caller cycling through projects cannot evict the
 /// configured project's keys (and make every exchange for it pay a key fetch).
-struct ProjectVerifiers<V> {
+pub(crate) struct ProjectVerifiers<V> {
     configured: Option<(String, Arc<V>)>,
     others: Mutex<Vec<(String, Arc<V>)>>,
 }
@@ -131,28 +121,21 @@ impl<V> ProjectVerifiers<V> {
 impl TokenApi {
     pub fn new(settings: TokenSettings) -> Result<Self, ConfigError> {
         let client = build_client(PROVIDER_TIMEOUT);
-        let (exchanger, verifiers) = match &settings.auth.provider {
-            Provider::Descope { base_url, .. } => (
-                Exchanger::Descope {
-                    base_url: base_url.clone(),
-                },
-                Verifiers::Descope {
-                    base_url: base_url.clone(),
-                    by_project: ProjectVerifiers::new(settings.auth.project_id().map(
-                        |project_id| {
-                            let verifier = Verifier::new(
-                                &settings.auth,
-                                KeySource::DescopeProject {
-                                    client: client.clone(),
-                                    base_url: base_url.clone(),
-                                    project_id: project_id.to_owned(),
-                                },
-                            );
-                            (project_id.to_owned(), verifier)
+        let issuer = match &settings.auth.provider {
+            Provider::Descope { base_url, .. } => Issuer::Descope {
+                base_url: base_url.clone(),
+                by_project: ProjectVerifiers::new(settings.auth.project_id().map(|project_id| {
+                    let verifier = Verifier::new(
+                        &settings.auth,
+                        KeySource::DescopeProject {
+                            client: client.clone(),
+                            base_url: base_url.clone(),
+                            project_id: project_id.to_owned(),
                         },
-                    )),
-                },
-            ),
+                    );
+                    (project_id.to_owned(), verifier)
+                })),
+            },
             Provider::Oidc { issuer } => {
                 let discovery = Arc::new(Discovery::new(
                     client.clone(),
@@ -166,19 +149,18 @@ impl TokenApi {
                         discovery: discovery.clone(),
                     },
                 );
-                (
-                    Exchanger::Oidc { discovery },
-                    Verifiers::Oidc(Arc::new(verifier)),
-                )
+                Issuer::Oidc {
+                    discovery,
+                    verifier: Arc::new(verifier),
+                }
             }
         };
         Ok(TokenApi {
             auth: settings.auth,
             client,
-            exchanger,
+            issuer,
             credentials: Credentials::new(settings.credentials),
             cors: settings.cors,
-            verifiers,
             issued: IssuedTokens::new(settings.issued_token_cache_entries),
         })
     }
@@ -194,27 +176,25 @@ impl TokenApi {
     /// How many verifiers of other projects than the configured one (each with its key cache) are held: at
     /// most 16, the most recently used kept. A verifier is made only for a project whose exchange succeeded.
     pub fn cached_verifiers(&self) -> usize {
-        match &self.verifiers {
-            Verifiers::Oidc(_) => 0,
-            Verifiers::Descope { by_project, .. } => by_project.others(),
+        match &self.issuer {
+            Issuer::Oidc { .. } => 0,
+            Issuer::Descope { by_project, .. } => by_project.others(),
         }
     }
 
     /// The configured project's verifier (kept for good).
     pub fn configured_verifier(&self) -> Option<&Verifier> {
-        match &self.verifiers {
-            Verifiers::Oidc(verifier) => Some(verifier),
-            Verifiers::Descope { by_project, .. } => {
-                by_project.configured.as_ref().map(|(_, v)| &**v)
-            }
+        match &self.issuer {
+            Issuer::Oidc { verifier, .. } => Some(verifier),
+            Issuer::Descope { by_project, .. } => by_project.configured.as_ref().map(|(_, v)| &**v),
         }
     }
 
     /// The verifier for tokens of `project_id`, kept across requests with its key cache.
     fn verifier(&self, project_id: &str) -> Arc<Verifier> {
-        match &self.verifiers {
-            Verifiers::Oidc(verifier) => verifier.clone(),
-            Verifiers::Descope {
+        match &self.issuer {
+            Issuer::Oidc { verifier, .. } => verifier.clone(),
+            Issuer::Descope {
                 base_url,
                 by_project,
             } => by_project.get(project_id, || {
@@ -234,7 +214,7 @@ impl TokenApi {
         request: &Request,
     ) -> Result<std::sync::Arc<str>, std::sync::Arc<TokenError>> {
         let body = TokenRequest::parse(body_bytes(request))?;
-        if body.tenant.is_some() && matches!(self.exchanger, Exchanger::Oidc { .. }) {
+        if body.tenant.is_some() && matches!(self.issuer, Issuer::Oidc { .. }) {
             return Err(TokenError::BadRequest(
                 "'tenant' is not supported with AUTH_PROVIDER=oidc".into(),
             ))?;
@@ -298,7 +278,7 @@ impl TokenApi {
             tenant: body.tenant.as_deref(),
         };
         // The span carries no field: the key travels in `input`, never in a span.
-        let exchange = self.exchanger.exchange(&self.client, &input);
+        let exchange = self.issuer.exchange(&self.client, &input);
         let jwt =
             tracing::Instrument::instrument(exchange, tracing::info_span!("provider_exchange"))
                 .await?;
