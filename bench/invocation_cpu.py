@@ -161,11 +161,7 @@ def main():
             "user_new": ([os.path.join(args.bin_dir, "user")], env, new),
             "user_no_cache": ([os.path.join(args.bin_dir, "user")],
                               {**env, "VERIFIED_TOKEN_CACHE_ENTRIES": "0"}, new),
-            **{f"user_{variant}": ([os.path.join(args.bin_dir, "examples", "user_variants")],
-                                   {**env, "USER_VARIANT": variant}, repeated)
-               for variant in ["lambda_http_adapter", "tracing_request_line"]},
-            "user_variants_deployed": ([os.path.join(args.bin_dir, "examples", "user_variants")],
-                                       {**env, "USER_VARIANT": "deployed"}, repeated),
+            **variant_plans(args.bin_dir, env, repeated),
             "node_repeated": ([node, os.path.join(ROOT, "bench", "node-compare", "runtime-loop.mjs")],
                               {**env, "JWKS_FILE": jwks_file, "JWT_ISSUER": issuer_claim}, repeated),
             "node_new": ([node, os.path.join(ROOT, "bench", "node-compare", "runtime-loop.mjs")],
@@ -204,6 +200,16 @@ def main():
         print(f"typical client (one token for {TYPICAL_REQUESTS_PER_TOKEN} requests): {typical:.1f} µs per request"
               + (f"  {typical / floor:.3f}× trivial" if floor else ""))
     save(results, args.json)
+
+
+def variant_plans(bin_dir, env, events):
+    """The cases of the `user_variants` example: as deployed, and with one piece swapped for the crate's own."""
+    command = [os.path.join(bin_dir, "examples", "user_variants")]
+    return {
+        "user_variants_deployed": (command, {**env, "USER_VARIANT": "deployed"}, events),
+        **{f"user_{variant}": (command, {**env, "USER_VARIANT": variant}, events)
+           for variant in ["lambda_http_adapter", "tracing_request_line"]},
+    }
 
 
 def same_answer_env(user, env, events):

@@ -27,7 +27,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coldstart import ROOT, Run, RuntimeApiServer, function_env, start_issuer  # noqa: E402
-from invocation_cpu import distinct_token, feed, same_answer_env, save, user_event  # noqa: E402
+from invocation_cpu import (  # noqa: E402
+    distinct_token, feed, same_answer_env, save, user_event, variant_plans)
 
 
 def instructions(command, env, warmup_events, events, work):
@@ -87,9 +88,7 @@ def main():
             "user_repeated": (user, env, repeated),
             "user_new": (user, env, new),
             "user_no_cache": (user, {**env, "VERIFIED_TOKEN_CACHE_ENTRIES": "0"}, new),
-            **{f"user_{variant}": ([os.path.join(args.bin_dir, "examples", "user_variants")],
-                                   {**env, "USER_VARIANT": variant}, repeated)
-               for variant in ["variants_deployed", "lambda_http_adapter", "tracing_request_line"]},
+            **variant_plans(args.bin_dir, env, repeated),
         }
         results = {"n": args.n, "warmup": args.warmup, "cases": {}}
         for case in cases:

@@ -58,6 +58,12 @@ impl Refusal {
         }
     }
 
+    /// The row with a kind finer than its outcome's name.
+    pub fn with_kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
     fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self
@@ -74,12 +80,12 @@ impl ApiError {
                     .with_header("www-authenticate", "Bearer".to_owned())
             }
             ApiError::InvalidToken(error) => {
-                let mut row = Refusal::new(401, Outcome::of_refused_token(error), message);
-                row.kind = "invalid_token";
-                row.with_header(
-                    "www-authenticate",
-                    r#"Bearer error="invalid_token""#.to_owned(),
-                )
+                Refusal::new(401, Outcome::of_refused_token(error), message)
+                    .with_kind("invalid_token")
+                    .with_header(
+                        "www-authenticate",
+                        r#"Bearer error="invalid_token""#.to_owned(),
+                    )
             }
             ApiError::KeysUnavailable { retry_after } => {
                 Refusal::new(503, Outcome::KeysUnavailable, message)
@@ -95,14 +101,11 @@ impl ApiError {
                 .with_header("allow", "POST, OPTIONS".to_owned()),
             ApiError::NotFound => Refusal::new(404, Outcome::NotFound, message),
             ApiError::NoAuthorizerContext => {
-                let mut row = Refusal::new(401, Outcome::MissingAuthorization, message);
-                row.kind = "no_authorizer_context";
-                row
+                Refusal::new(401, Outcome::MissingAuthorization, message)
+                    .with_kind("no_authorizer_context")
             }
             ApiError::MalformedRequest => {
-                let mut row = Refusal::new(400, Outcome::BadRequest, message);
-                row.kind = "malformed_request";
-                row
+                Refusal::new(400, Outcome::BadRequest, message).with_kind("malformed_request")
             }
             ApiError::Internal => Refusal::new(500, Outcome::InternalError, message),
         }

@@ -78,12 +78,23 @@ pub struct GuardedAdapter<'a, S> {
 /// The request line of the invocation being converted, handed from the guard to [`CaughtPanics`] through
 /// the `Adapter` (which takes no extra argument). It is filled and emptied within one synchronous
 /// `Adapter::call`, so invocations never share it.
-type LineSlot = std::sync::Arc<std::sync::Mutex<Option<RequestLine>>>;
+#[derive(Clone, Default)]
+struct LineSlot(std::sync::Arc<std::sync::Mutex<Option<RequestLine>>>);
 
-fn take(slot: &LineSlot) -> Option<RequestLine> {
-    slot.lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take()
+impl LineSlot {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<RequestLine>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn put(&self, line: RequestLine) {
+        *self.slot() = Some(line);
+    }
+
+    fn take(&self) -> Option<RequestLine> {
+        self.slot().take()
+    }
 }
 
 /// An API Gateway event as lambda_http reads it, except that a panic while reading it (the http crate
@@ -127,23 +138,19 @@ where
         } = event;
         sanitize(&mut payload);
         let origin = payload.request_origin();
+        // The guard's own answers get the request line and metric every answer gets.
+        let line = request_line(&payload, &context);
         if !is_convertible(&payload) {
-            // The guard's own answers get the request line and metric every answer gets.
-            let line = request_line(&payload, &context);
-            let answer = guard_answer(&origin, &line, ApiError::MalformedRequest);
+            let answer = answer(&origin, refused(&line, &ApiError::MalformedRequest));
             return Box::pin(std::future::ready(Ok(answer)));
         }
         // A panic in the service's `call` is answered by CaughtPanics; what is left panics in lambda_http's
         // conversion of the event: that is the event's fault, a 400 like the cases checked above.
-        *self
-            .line
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Some(request_line(&payload, &context));
+        self.line.put(line);
         let event = LambdaEvent::new(payload, context);
         let called = std::panic::catch_unwind(AssertUnwindSafe(|| self.adapter.call(event)));
         // Still here when the conversion panicked (CaughtPanics took it otherwise).
-        let unconverted = take(&self.line);
+        let unconverted = self.line.take();
         match called {
             Ok(future) => Box::pin(async move {
                 match AssertUnwindSafe(future).catch_unwind().await {
@@ -155,11 +162,8 @@ where
             Err(_) => {
                 let line =
                     unconverted.unwrap_or_else(|| RequestLine::new(Default::default(), "/", None));
-                Box::pin(std::future::ready(Ok(guard_answer(
-                    &origin,
-                    &line,
-                    ApiError::MalformedRequest,
-                ))))
+                let answer = answer(&origin, refused(&line, &ApiError::MalformedRequest));
+                Box::pin(std::future::ready(Ok(answer)))
             }
         }
     }
@@ -189,13 +193,16 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         use futures_util::future::Either;
-        let line = take(&self.line).unwrap_or_else(|| RequestLine::of(&request));
+        let line = self
+            .line
+            .take()
+            .unwrap_or_else(|| RequestLine::of(&request));
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
             Ok(future) => Either::Right(CaughtFuture {
                 inner: Box::pin(AssertUnwindSafe(future).catch_unwind()),
                 line: Some(line),
             }),
-            Err(_) => Either::Left(std::future::ready(Ok(internal_error(&line)))),
+            Err(_) => Either::Left(std::future::ready(Ok(refused(&line, &ApiError::Internal)))),
         }
     }
 }
@@ -219,18 +226,11 @@ where
                 let line = self.line.take();
                 Poll::Ready(Ok(line.map_or_else(
                     || unrouted(&ApiError::Internal),
-                    |line| internal_error(&line),
+                    |line| refused(&line, &ApiError::Internal),
                 )))
             }
         }
     }
-}
-
-/// The 500 of a panic, logged and counted.
-fn internal_error(line: &RequestLine) -> Response<Body> {
-    let row = ApiError::Internal.refusal();
-    line.finish(row.status, row.outcome, Some(row.kind));
-    unrouted(&ApiError::Internal)
 }
 
 /// `response` as API Gateway takes it for `origin`: what lambda_http's `Adapter` makes of a JSON answer
@@ -301,18 +301,21 @@ fn is_convertible(event: &LambdaRequest) -> bool {
 /// The contract's answer for `error`, with the `Vary: Origin` the CORS layer (which it never reached) would
 /// have added.
 fn unrouted(error: &ApiError) -> Response<Body> {
-    let mut response: Response<Body> = error.refusal().into_response();
+    with_vary(error.refusal().into_response())
+}
+
+/// [`unrouted`], logged and counted under `line` as the service's answers are.
+fn refused(line: &RequestLine, error: &ApiError) -> Response<Body> {
+    let row = error.refusal();
+    line.finish(row.status, row.outcome, Some(row.kind));
+    with_vary(row.into_response())
+}
+
+fn with_vary(mut response: Response<Body>) -> Response<Body> {
     response
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Origin"));
     response
-}
-
-/// An answer the guard writes itself, logged and counted as the service's answers are.
-fn guard_answer<C>(origin: &RequestOrigin, line: &RequestLine, error: ApiError) -> Answer<C> {
-    let row = error.refusal();
-    line.finish(row.status, row.outcome, Some(row.kind));
-    answer(origin, unrouted(&error))
 }
 
 /// Drops what lambda_http 1.3 cannot build a URL from (it unwraps the parse): an `X-Forwarded-Proto` other

@@ -87,7 +87,6 @@ impl TokenError {
     /// The table: this failure's status, outcome, kind (finer than the outcome where the log line should
     /// say more) and public message.
     pub fn refusal(&self) -> Refusal {
-        let message = self.to_string();
         let (status, outcome, kind) = match self {
             TokenError::BadRequest(_) => (400, Outcome::BadRequest, "bad_request"),
             TokenError::ProviderRejected(_) => (400, Outcome::BadRequest, "provider_rejected"),
@@ -108,21 +107,16 @@ impl TokenError {
                 Outcome::PrincipalNotAllowed,
                 "scope_not_allowed_for_principal",
             ),
-            TokenError::Secret(failure) => {
-                let mut row = Refusal::new(
-                    500,
-                    Outcome::SecretUnavailable,
-                    "Server misconfigured; see the function's logs".to_owned(),
-                );
-                row.kind = failure.cause.kind();
-                return row;
-            }
+            TokenError::Secret(failure) => (500, Outcome::SecretUnavailable, failure.cause.kind()),
             TokenError::Provider(error) => (502, Outcome::ProviderError, error.kind()),
             TokenError::ProviderTimeout => (504, Outcome::ProviderTimeout, "provider_timeout"),
         };
-        let mut row = Refusal::new(status, outcome, message);
-        row.kind = kind;
-        row
+        // A secret failure's detail (its id, its cause) is logged by `answer`, never returned.
+        let message = match self {
+            TokenError::Secret(_) => "Server misconfigured; see the function's logs".to_owned(),
+            other => other.to_string(),
+        };
+        Refusal::new(status, outcome, message).with_kind(kind)
     }
 
     /// The contract's answer for this error; the detail of a secret failure goes to the log.
