@@ -3,7 +3,7 @@
 #   * checks first: Rust (the workspace's rust-version or newer), Node.js 20+, Python 3.10+;
 #   * Debian packages (apt-get, through sudo when not root): chromium, curl, git, python3-venv, a C/C++ compiler;
 #   * every Python tool in the project's virtual environment .venv/ (scripts/requirements.txt), never system-wide;
-#   * rustfmt and clippy, cargo-fuzz (pinned), the npm packages of tests/ and of infra/cdk/.
+#   * rustfmt and clippy, cargo-fuzz and cargo-nextest (pinned), the npm packages of tests/ and of infra/cdk/.
 # Idempotent: what is already there is only checked (a second run takes seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,11 +38,13 @@ cargo lambda --version
 moto_server --help >/dev/null && echo "moto_server $(python -c 'import importlib.metadata as m; print(m.version("moto"))')"
 schemathesis --version
 
-step "Rust components (rustfmt, clippy) and cargo-fuzz $CARGO_FUZZ_VERSION"
+step "Rust components (rustfmt, clippy), cargo-fuzz $CARGO_FUZZ_VERSION and cargo-nextest $CARGO_NEXTEST_VERSION"
 ensure_rust_components
 ensure_cargo_fuzz
+ensure_cargo_nextest
 cargo --version
 cargo fuzz --version
+cargo nextest --version | head -1
 
 step "npm packages of the end-to-end and interoperability tests"
 lock_sum=$(sha256sum tests/package-lock.json | cut -d' ' -f1)

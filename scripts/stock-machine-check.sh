@@ -40,10 +40,11 @@ stack_pid=""
 stacks=0
 
 # ---------------------------------------------------------------------------------------- the stock machine
-# The distribution's directories, plus where rustup installs cargo. Nothing of pyenv, conda, ~/.local or a
-# virtual environment; and no variable that points Python, pip or the tests at tools installed elsewhere.
+# The distribution's default PATH (Debian's login.defs, /usr/local/bin included: a machine's own installs such as
+# cargo-nextest), plus where rustup installs cargo. Nothing of pyenv, conda, ~/.local or a virtual environment;
+# and no variable that points Python, pip or the tests at tools installed elsewhere.
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
-stock_path="$cargo_bin:/usr/sbin:/usr/bin:/sbin:/bin"
+stock_path="$cargo_bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 stock_env=(env -u VIRTUAL_ENV -u PYENV_ROOT -u PYENV_VERSION -u PYENV_SHELL -u PYTHONPATH -u PYTHONHOME
   -u PYTHONUSERBASE -u CONDA_PREFIX -u MOTO_SERVER -u CARGO_TARGET_DIR -u M2M_BASE_URL -u M2M_PORT
   PATH="$stock_path" M2M_STOCK_MACHINE_CHECK=1)

@@ -30,8 +30,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build the binaries (the node tests start them)"
 cargo build --workspace --bins --locked
 
-step "Rust tests"
-cargo test --workspace --locked
+step "Rust tests (cargo nextest: a process per test), then the doctests, which nextest does not run"
+cargo nextest run --workspace --locked
+cargo test --workspace --doc --locked
 
 step "benchmarks build (their timings are not judged here: bench/run.sh measures)"
 # With the test profile, on the dependencies the tests just built: `cargo bench --no-run` would build every

@@ -16,6 +16,7 @@ M2M_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 M2M_VENV="$M2M_ROOT/.venv"
 M2M_REQUIREMENTS="$M2M_ROOT/scripts/requirements.txt"
 CARGO_FUZZ_VERSION=0.13.2
+CARGO_NEXTEST_VERSION=0.9.143
 NODE_MIN_VERSION=20
 PYTHON_MIN_VERSION=3.10
 
@@ -170,5 +171,15 @@ ensure_cargo_fuzz() {
     echo "installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install, a few minutes)" >&2
     cargo install --quiet --locked --version "=$CARGO_FUZZ_VERSION" cargo-fuzz ||
       fail "cargo install cargo-fuzz $CARGO_FUZZ_VERSION failed"
+  fi
+}
+
+# cargo-nextest at its pinned version (the Rust tests' runner: a process per test), from crates.io into
+# ~/.cargo/bin unless that version is already there.
+ensure_cargo_nextest() {
+  if [[ "$(cargo nextest --version 2>/dev/null | head -1)" != "cargo-nextest $CARGO_NEXTEST_VERSION"* ]]; then
+    echo "installing cargo-nextest $CARGO_NEXTEST_VERSION (cargo install, a few minutes)" >&2
+    cargo install --quiet --locked --version "=$CARGO_NEXTEST_VERSION" cargo-nextest ||
+      fail "cargo install cargo-nextest $CARGO_NEXTEST_VERSION failed"
   fi
 }

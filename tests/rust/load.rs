@@ -2,8 +2,8 @@
 //! flat memory across a second identical round; floods of made-up kids and random tokens that leave the key
 //! cache as it was; and the token function's per-project verifier cache, which stays bounded.
 //!
-//! The two tests that read the process's memory each run alone in a process (`alone_in_a_process!`): the
-//! other tests of the binary would move its figures.
+//! The two tests that read the process's memory need a process of their own (cargo-nextest's, checked by
+//! `in_a_process_of_its_own`): the other tests of the binary would move its figures.
 
 use m2m_api::{PROTECTED, USER};
 use m2m_tests::*;
@@ -80,11 +80,7 @@ async fn round(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_requests_at_256_concurrency_fail_none_and_memory_stays_flat() {
-    if !alone_in_a_process!(
-        ten_thousand_requests_at_256_concurrency_fail_none_and_memory_stays_flat
-    ) {
-        return;
-    }
+    in_a_process_of_its_own();
     let issuer = start_issuer().await;
     let api = Arc::new(protected_api(&issuer, USER, &[]));
     let tokens: Vec<String> = (0..16)
@@ -139,9 +135,7 @@ async fn ten_thousand_requests_at_256_concurrency_fail_none_and_memory_stays_fla
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floods_of_made_up_kids_and_random_tokens_grow_no_cache() {
-    if !alone_in_a_process!(floods_of_made_up_kids_and_random_tokens_grow_no_cache) {
-        return;
-    }
+    in_a_process_of_its_own();
     let issuer = start_issuer().await;
     let api = Arc::new(protected_api(&issuer, PROTECTED, &[]));
     let good = signed(&issuer, json!({}), json!({}));

@@ -271,9 +271,7 @@ async fn token_paths(issuer: &descope_local::RunningIssuer, secrets: &mut Secret
 #[tokio::test]
 async fn no_secret_reaches_a_log_line_or_an_error_body() {
     // Its global subscriber at TRACE would capture (and slow) every other test of the binary.
-    if !alone_in_a_process!(no_secret_reaches_a_log_line_or_an_error_body) {
-        return;
-    }
+    in_a_process_of_its_own();
     let capture = capture();
     let issuer = start_issuer().await;
     let mut secrets = Secrets {

@@ -1,5 +1,5 @@
-//! The in-process tests, one binary (tests/Cargo.toml says why): `cargo test -p m2m-tests`, or one file's
-//! tests by their module, e.g. `cargo test -p m2m-tests -- attacks::`.
+//! The in-process tests, one binary (tests/Cargo.toml says why): `cargo nextest run -p m2m-tests`, or one
+//! file's tests by their module, e.g. `cargo nextest run -p m2m-tests attacks::`.
 
 mod attacks;
 mod authorizer;

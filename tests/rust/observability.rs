@@ -116,9 +116,7 @@ fn emf(line: &str) -> Value {
 async fn logs_and_metrics_tell_each_request_apart_and_count_it() {
     // The subscriber, the metrics sink and the totals it compares with are the process's: no other test may
     // send a request through them.
-    if !alone_in_a_process!(logs_and_metrics_tell_each_request_apart_and_count_it) {
-        return;
-    }
+    in_a_process_of_its_own();
     let (logs, metrics) = capture();
     let issuer = start_issuer().await;
     let tokens_api = token_api(&issuer, &[]);

@@ -141,9 +141,7 @@ fn rss_kb() -> i64 {
 #[test]
 fn a_flood_of_distinct_valid_tokens_keeps_the_cache_and_memory_bounded() {
     // It reads the process's RSS, which the other tests' allocations (on their own threads) would move.
-    if !alone_in_a_process!(a_flood_of_distinct_valid_tokens_keeps_the_cache_and_memory_bounded) {
-        return;
-    }
+    in_a_process_of_its_own();
     const FLOOD: usize = 100_000;
     const BASE_URL: &str = "http://127.0.0.1:0";
     // Ed25519 signs fast enough to mint a hundred thousand tokens in a test; the cache does not care which

@@ -315,47 +315,16 @@ pub fn unb64(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).expect("base64url")
 }
 
-/// True in a process of the test binary started to run only the test `module::test` (the caller then runs
-/// its body); anywhere else, runs that one test in such a process, fails unless it passed, and returns false
-/// (the caller then returns). For the few tests that own process-wide state: a global log subscriber, the
-/// metrics sink and its totals, or the process's memory figures, which the other tests of the binary would
-/// share. Use it through [`alone_in_a_process!`].
-pub fn alone_in_a_process(module: &str, test: &str) -> bool {
-    const CHILD: &str = "M2M_TEST_ALONE";
-    // libtest names a test by its path without the crate: `logs::no_secret_...` for `main::logs`.
-    let name = match module.split_once("::") {
-        Some((_, path)) => format!("{path}::{test}"),
-        None => test.to_owned(),
-    };
-    if std::env::var(CHILD).is_ok_and(|running| running == name) {
-        return true;
-    }
-    let binary = std::env::current_exe().expect("the test binary's path");
-    let output = std::process::Command::new(binary)
-        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, &name)
-        .output()
-        .expect("start the test binary");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
+/// Fails unless this test has a process of its own, as cargo-nextest gives every test
+/// (`NEXTEST_EXECUTION_MODE=process-per-test`). For the few tests that own process-wide state (a global log
+/// subscriber, the metrics sink and its totals, the process's memory figures), which other tests of the same
+/// process would share: under plain `cargo test` they stop here with this message, not with a wrong figure.
+pub fn in_a_process_of_its_own() {
+    assert_eq!(
+        std::env::var("NEXTEST_EXECUTION_MODE").as_deref(),
+        Ok("process-per-test"),
+        "this test owns process-wide state: run it with `cargo nextest run` (a process per test)"
     );
-    assert!(
-        output.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "{name}, alone in a process: {}\n{stdout}\n{stderr}",
-        output.status
-    );
-    // What the test printed (its figures), shown by `-- --nocapture` as before.
-    print!("{stdout}");
-    false
-}
-
-/// `if !alone_in_a_process!(this_test) { return; }` at the start of `this_test`: see [`alone_in_a_process`].
-#[macro_export]
-macro_rules! alone_in_a_process {
-    ($test:ident) => {
-        $crate::alone_in_a_process(module_path!(), stringify!($test))
-    };
 }
 
 /// Log output kept in memory: a `tracing_subscriber` writer whose text the tests search.
