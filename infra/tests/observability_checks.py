@@ -15,6 +15,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from lambda_harness import http_api_event
+
 LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 OUTCOMES = {
@@ -124,6 +126,28 @@ def observability_checks(stack: Any, check: Callable[[str, Callable[[], None]], 
     check(f"{label}: JSON lines with timestamp and level; at {level} the request lines "
           f"{'carry the request and trace ids' if level == 'INFO' else 'are hidden'}; the EMF metrics validate "
           "and count the requests sent by outcome", lines_and_metrics)
+
+    def whoami_lines_and_metrics() -> None:
+        # whoami has no ApiLayer (no CORS, GET): its own RequestLog must still log and count each answer.
+        whoami = stack.function("whoami")
+        namespace = stack.environment("whoami").get("METRICS_NAMESPACE") or "M2MAuth"
+        behind_authorizer = http_api_event("GET", "/api/whoami")
+        behind_authorizer["requestContext"]["authorizer"] = {
+            "lambda": {"sub": "K2Deployed", "grants": "read:data", "exp": 1796116200}}
+        sent = [(behind_authorizer, 200, "granted"), (http_api_event("GET", "/api/whoami"), 401, "missing_authorization")]
+        before = len(wait_for_lines(whoami, 0, 0))
+        for event, status, _ in sent:
+            answer = whoami.invoke(event)
+            assert answer.status == status, answer
+        lines = wait_for_lines(whoami, before + len(sent) * (2 if level == "INFO" else 1))
+        new = [json_line(line) for line in lines[before:] if line.strip()]
+        outcomes = [outcome for *_, outcome in sent]
+        metrics = [emf(d, "DescopeM2M-whoami", namespace) for d in new if "_aws" in d]
+        assert [m["Outcome"] for m in metrics] == outcomes, metrics
+        requests = [d for d in new if d.get("message") == "request"]
+        assert [r["outcome"] for r in requests] == (outcomes if level == "INFO" else []), requests
+    check(f"{label}: whoami's answers (with and without the authorizer's context) each give a request line and "
+          "an EMF line", whoami_lines_and_metrics)
 
     def every_line_is_json() -> None:
         for name, process in stack.processes.items():

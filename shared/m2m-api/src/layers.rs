@@ -116,9 +116,7 @@ impl<S> Layer<S> for ApiLayer {
     type Service = RequestLog<tower_http::cors::Cors<PostOnly<S>>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestLog {
-            inner: self.cors.layer().layer(PostOnly { inner }),
-        }
+        RequestLog::new(self.cors.layer().layer(PostOnly { inner }))
     }
 }
 
@@ -152,9 +150,17 @@ where
 
 /// Writes one log line and one metrics record per request: method, route, status, latency, outcome and
 /// error kind (docs/contract.md section 2), never a token.
+/// [`ApiLayer`] puts it in front of the protected and token functions; alone, it is whoami's only layer
+/// (`ServiceBuilder::layer_fn(RequestLog::new)`).
 #[derive(Debug, Clone)]
 pub struct RequestLog<S> {
     inner: S,
+}
+
+impl<S> RequestLog<S> {
+    pub fn new(inner: S) -> Self {
+        RequestLog { inner }
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestLog<S>
