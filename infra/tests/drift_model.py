@@ -28,14 +28,10 @@ class CfnLoader(yaml.SafeLoader):
 
 
 def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        value = value.split(".", 1) if suffix == "GetAtt" else value
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+    value: Any = (loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(
+        node, deep=True) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node, deep=True))
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value.split(".", 1) if suffix == "GetAtt" and isinstance(
+        value, str) else value}
 
 
 CfnLoader.add_multi_constructor("!", _construct_tag)
@@ -103,15 +99,10 @@ def walk(node: Any, path: str = ""):
 
 def ref_target(value: Any) -> str | None:
     """The logical id a Ref / Fn::GetAtt names (SAM's `Api.Stage` style references: the part before the dot)."""
-    if isinstance(value, dict):
-        if isinstance(value.get("Ref"), str):
-            return value["Ref"]
-        getatt = value.get("Fn::GetAtt")
-        if isinstance(getatt, list) and getatt:
-            return getatt[0]
-        if isinstance(getatt, str):
-            return getatt.split(".", 1)[0]
-    return None
+    if not isinstance(value, dict):
+        return None
+    target = value["Ref"] if isinstance(value.get("Ref"), str) else value.get("Fn::GetAtt")
+    return target.split(".", 1)[0] if isinstance(target, str) else target[0] if isinstance(target, list) and target else None
 
 
 def refs_in(value: Any) -> set[str]:

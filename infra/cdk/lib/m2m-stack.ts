@@ -72,6 +72,7 @@ export class M2mStack extends Stack {
     const hasAccessKey = condition('HasAccessKey', Fn.conditionNot(Fn.conditionEquals(str('DescopeAccessKey'), '')));
     const isOidc = condition('IsOidc', Fn.conditionEquals(str('AuthProvider'), 'oidc'));
     const hasApiDomain = condition('HasApiDomain', Fn.conditionNot(Fn.conditionEquals(str('ApiDomainName'), '')));
+    // HasPageApiBaseUrl and (in observability.ts) HasAlarmTopic are named by infra/stack.json's CSP and alarms.
     condition('HasPageApiBaseUrl', Fn.conditionNot(Fn.conditionEquals(str('PageApiBaseUrl'), '')));
     const ifCondition = (c: CfnCondition, yes: any, no: any) => Fn.conditionIf(c.logicalId, yes, no);
 
