@@ -207,7 +207,29 @@ def generate(template_text: str, facts: dict, infra: str = INFRA) -> str:
     missing = sorted(set(parts) - set(seen))
     if missing:
         raise SystemExit(f"generate_sam: the template has no marker for {missing}")
-    return "\n".join(out)
+    text = "\n".join(out)
+    verify(text, parts)
+    return text
+
+
+def verify(text: str, parts: dict) -> None:
+    """The written YAML reads back as the facts (a string this emitter quoted wrongly would not)."""
+    sys.path.insert(0, os.path.join(INFRA, "tests"))
+    from drift_model import CfnLoader  # noqa: E402  (PyYAML with CloudFormation's tags)
+    import yaml
+    t = yaml.load(text, Loader=CfnLoader)
+    res = t.get("Resources") or {}
+    got = {"parameters": t.get("Parameters"), "alarms": {k: res.get(k) for k in parts["alarms"]},
+           "csp": res["SecurityHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"][
+               "ContentSecurityPolicy"]["ContentSecurityPolicy"],
+           "dashboard": res["Dashboard"]["Properties"]["DashboardBody"]}
+    for what in parts:
+        if what.startswith("function "):
+            p = res[what[9:].capitalize() + "Function"]["Properties"]
+            got[what] = {"Description": p.get("Description"), "Environment": (p.get("Environment") or {}).get("Variables") or {}}
+    for what in parts:
+        if json.dumps(got[what], sort_keys=True) != json.dumps(parts[what], sort_keys=True):
+            raise SystemExit(f"generate_sam: the template's {what} does not read back as stack.json's (emitter bug)")
 
 
 def main() -> int:
