@@ -2,13 +2,15 @@
 # Infrastructure tests: no AWS account, no Docker, no network, no Rust build. Needs infra/setup.sh first
 # (its SAM CLI and cfn-lint are in the project's .venv/).
 #
+#   0. the SAM template's generated parts are up to date with infra/stack.json (infra/generate_sam.py --check),
+#      and a copy with a generated part edited by hand fails that check
 #   1. cfn-lint on the SAM template
 #   2. sam validate --lint, and plain sam validate (offline, dummy credentials)
 #   3. the CDK app compiles (tsc) and `cdk synth` succeeds, with dummy function zips in a temp folder
 #   4. cfn-lint on the CDK synth output
 #   5. CDK assertion tests (aws-cdk-lib/assertions under node --test)
-#   6. drift check: SAM == CDK == Cargo.toml router == the variables the Rust code reads, Ref targets,
-#      security invariants, authorizer, alarms, dashboard; plus its self-test (mutated copies must fail) and
+#   6. drift check: SAM == CDK (what each tool writes its own way, normalised) == Cargo.toml router, Ref targets,
+#      stack.json's variables read by the Rust code; plus its self-test (mutated copies must fail) and
 #      broken-file runs that must fail with their own error
 #   7. SAM's own transform (offline): the generated OpenAPI body has the routes, authorization, authorizer,
 #      endpoint setting, throttling and permissions intended (and broken copies fail)
@@ -84,6 +86,15 @@ fi
 echo "== infra tests (SAM template, CDK app, drift) =="
 
 # ------------------------------------------------------------------------------------------------ SAM
+generated() { "$VENV/bin/python" "$INFRA/generate_sam.py" --check --template "$1"; }
+step "SAM template's generated parts up to date with stack.json" generated "$INFRA/template.yaml"
+generated_rejects() {  # a hand edit of a generated part (a parameter's default) must fail the check
+  sed 's/^    Default: 86400$/    Default: 60/' "$INFRA/template.yaml" >"$TMP/hand-edited.yaml"
+  cmp -s "$INFRA/template.yaml" "$TMP/hand-edited.yaml" && { echo "the sed no longer applies"; return 1; }
+  if generated "$TMP/hand-edited.yaml" >"$TMP/hand-edited.log" 2>&1; then echo "expected a failure"; return 1; fi
+  grep -q "is not what infra/stack.json gives" "$TMP/hand-edited.log" || { cat "$TMP/hand-edited.log"; return 1; }
+}
+step "generate_sam.py --check rejects a hand-edited generated part" generated_rejects
 step "cfn-lint infra/template.yaml" "$VENV/bin/cfn-lint" "$INFRA/template.yaml"
 sam_validate() {
   AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=dummy-not-a-secret \
@@ -127,7 +138,7 @@ drift_rejects() {  # FILE PATTERN
   if grep -q -- "$2" "$TMP/drift-real.log"; then echo "the real template already has '$2'"; return 1; fi
 }
 sed 's/Runtime: provided.al2023/Runtime: provided.al2/' "$INFRA/template.yaml" >"$TMP/broken-runtime.yaml"
-step "drift check rejects a copy with the runtime changed" drift_rejects "$TMP/broken-runtime.yaml" "runtime 'provided.al2'"
+step "drift check rejects a copy with the runtime changed" drift_rejects "$TMP/broken-runtime.yaml" "Runtime differs: SAM provided.al2,"
 sed 's#Path: /api/user$#Path: /api/users#' "$INFRA/template.yaml" >"$TMP/broken-route.yaml"
 step "drift check rejects a copy with a route changed" drift_rejects "$TMP/broken-route.yaml" "/api/users"
 sed 's/ApiId: !Ref HttpApi$/ApiId: !Ref HttpApiTypo/' "$INFRA/template.yaml" >"$TMP/broken-ref.yaml"

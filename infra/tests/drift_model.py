@@ -2,12 +2,12 @@
 output, so that check_drift.py can compare the two and check both against the project's rules.
 
 Normalisation: references to the deployed functions, the HTTP API, its stage and the Lambda authorizer become
-the placeholders "<fn:NAME>", "<api>", "<stage>", "<authorizer>" (the two templates give them different logical
-ids); a Fn::Join of literals and references becomes the Fn::Sub string it stands for.
+"<fn:NAME>", "<log:NAME>" (its log group), "<api>", "<stage>", "<authorizer>", and a resource the only one of its
+type "<TYPE>" (the two templates give them different logical ids; SAM's ids, which infra/stack.json uses, map to
+the same); a Fn::Join of literals and references becomes its Fn::Sub string.
 """
 from __future__ import annotations
 
-import copy
 import glob
 import json
 import os
@@ -20,24 +20,18 @@ import yaml
 API_TYPES = {"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"}
 FUNCTION_TYPES = {"AWS::Serverless::Function", "AWS::Lambda::Function"}
 LOCAL_ONLY_PATHS = {"/", "/{*path}"}  # served by the `page` binary under `cargo lambda watch` only
+SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
-# ----------------------------------------------------------------------------------------------- loading
 class CfnLoader(yaml.SafeLoader):
     """YAML loader that turns CloudFormation short-form tags (!Ref, !Sub, ...) into their long form."""
 
 
 def _construct_tag(loader: CfnLoader, suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
+    value: Any = (loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(
+        node, deep=True) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node, deep=True))
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value.split(".", 1) if suffix == "GetAtt" and isinstance(
+        value, str) else value}
 
 
 CfnLoader.add_multi_constructor("!", _construct_tag)
@@ -56,46 +50,34 @@ def load_json(path: str) -> dict:
 def load_router(cargo_toml: str) -> dict[tuple[str, str], str]:
     """(METHOD, path) -> function, from [workspace.metadata.lambda.watch.router], local-only routes excluded."""
     with open(cargo_toml, "rb") as f:
-        doc = tomllib.load(f)
-    router = doc["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    routes: dict[tuple[str, str], str] = {}
-    for path, entries in router.items():
-        if path in LOCAL_ONLY_PATHS:
-            continue
-        for entry in entries if isinstance(entries, list) else [entries]:
-            routes[(str(entry.get("method", "ANY")).upper(), path)] = entry["function"]
-    return routes
+        router = tomllib.load(f)["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    return {(str(e.get("method", "ANY")).upper(), path): e["function"] for path, entries in router.items()
+            if path not in LOCAL_ONLY_PATHS for e in (entries if isinstance(entries, list) else [entries])}
 
 
 def strip_test_modules(source: str) -> str:
     """Drop `#[cfg(test)] mod ... { ... }` blocks: a variable named only in a unit test is not read."""
     out, i = [], 0
     pattern = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{")
-    while True:
-        m = pattern.search(source, i)
-        if not m:
-            out.append(source[i:])
-            return "".join(out)
-        out.append(source[i : m.start()])
-        depth, j = 1, m.end()
-        while j < len(source) and depth:
-            depth += {"{": 1, "}": -1}.get(source[j], 0)
-            j += 1
-        i = j
+    while m := pattern.search(source, i):
+        out.append(source[i:m.start()])
+        depth, i = 1, m.end()
+        while i < len(source) and depth:
+            depth += {"{": 1, "}": -1}.get(source[i], 0)
+            i += 1
+    return "".join(out) + source[i:]
 
 
 ENV_LITERAL = re.compile(
-    r'"((?:DESCOPE|JWT|JWKS|SECRET|ALLOW|ALLOWED|CORS|AUTH|AUTHORIZER|OIDC|METRICS|RUST|STACK|ISSUED)_[A-Z_]*)"'
-)
+    r'"((?:DESCOPE|JWT|JWKS|SECRET|ALLOW|ALLOWED|CORS|AUTH|AUTHORIZER|OIDC|METRICS|RUST|STACK|ISSUED)_[A-Z_]*)"')
 
 
 def env_literals(repo: str) -> set[str]:
     names: set[str] = set()
-    files = glob.glob(os.path.join(repo, "shared", "*", "src", "**", "*.rs"), recursive=True)
-    files += glob.glob(os.path.join(repo, "functions", "*", "src", "**", "*.rs"), recursive=True)
-    for path in files:
-        with open(path, encoding="utf-8") as f:
-            names.update(ENV_LITERAL.findall(strip_test_modules(f.read())))
+    for part in ("shared", "functions"):
+        for path in glob.glob(os.path.join(repo, part, "*", "src", "**", "*.rs"), recursive=True):
+            with open(path, encoding="utf-8") as f:
+                names.update(ENV_LITERAL.findall(strip_test_modules(f.read())))
     return names
 
 
@@ -104,7 +86,6 @@ def function_packages(repo: str) -> set[str]:
     return {os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(repo, "functions", "*", "Cargo.toml"))}
 
 
-# ----------------------------------------------------------------------------------------------- helpers
 def walk(node: Any, path: str = ""):
     """Yield (path, dict) for every mapping in a template."""
     if isinstance(node, dict):
@@ -118,31 +99,22 @@ def walk(node: Any, path: str = ""):
 
 def ref_target(value: Any) -> str | None:
     """The logical id a Ref / Fn::GetAtt names (SAM's `Api.Stage` style references: the part before the dot)."""
-    if isinstance(value, dict):
-        if isinstance(value.get("Ref"), str):
-            return value["Ref"]
-        getatt = value.get("Fn::GetAtt")
-        if isinstance(getatt, list) and getatt:
-            return getatt[0]
-        if isinstance(getatt, str):
-            return getatt.split(".", 1)[0]
-    return None
+    if not isinstance(value, dict):
+        return None
+    target = value["Ref"] if isinstance(value.get("Ref"), str) else value.get("Fn::GetAtt")
+    return target.split(".", 1)[0] if isinstance(target, str) else target[0] if isinstance(target, list) and target else None
 
 
 def refs_in(value: Any) -> set[str]:
     """Every logical id / parameter a value refers to (Ref, GetAtt, Sub variables)."""
     found: set[str] = set()
     for _, d in walk(value):
-        t = ref_target(d)
-        if t:
+        if t := ref_target(d):
             found.add(t)
         if "Fn::Sub" in d:
             sub = d["Fn::Sub"]
             text, local = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1] if len(sub) > 1 else {})
-            for var in re.findall(r"\$\{([^!}][^}]*)\}", text):
-                name = var.split(".", 1)[0]
-                if name not in local:
-                    found.add(name)
+            found |= {v.split(".", 1)[0] for v in SUB_VAR.findall(text) if v.split(".", 1)[0] not in local}
     return found
 
 
@@ -152,13 +124,10 @@ def flatten_name(value: Any) -> str:
         return value
     if isinstance(value, dict):
         if "Fn::Sub" in value:
-            sub = value["Fn::Sub"]
-            return sub if isinstance(sub, str) else sub[0]
+            return value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
         if "Fn::Join" in value:
-            sep, parts = value["Fn::Join"]
-            return sep.join(flatten_name(p) for p in parts)
-        t = ref_target(value)
-        if t:
+            return value["Fn::Join"][0].join(flatten_name(p) for p in value["Fn::Join"][1])
+        if t := ref_target(value):
             return "${" + t + "}"
     return ""
 
@@ -172,61 +141,49 @@ def resources_of_type(t: dict, *types: str) -> dict[str, dict]:
     return {lid: r for lid, r in (t.get("Resources") or {}).items() if r.get("Type") in types}
 
 
-# ----------------------------------------------------------------------------------------------- model
 class Model:
     """What a template deploys, in a shape both templates reduce to."""
 
     def __init__(self, label: str, template: dict, errors: list[str], functions: tuple[str, ...]):
-        self.label = label
-        self.t = template
+        self.label, self.t, self.errors = label, template, errors
         self.resources: dict[str, dict] = template.get("Resources", {}) or {}
-        self.errors = errors
-        self.expected_functions = functions
         self.functions: dict[str, dict] = {}  # name -> {"id", "props", "resource"}
         self.routes: dict[tuple[str, str], str] = {}  # (METHOD, path) -> function
-        self.route_auth: dict[tuple[str, str], str] = {}  # (METHOD, path) -> none | iam | authorizer:<fn>
+        self.route_auth: dict[tuple[str, str], str] = {}  # (METHOD, path) -> none | iam | authorizer:<fn>, payload
         self.authorizers: dict[str, dict] = {}  # name -> normalised settings
         apis = [lid for lid, r in self.resources.items() if r.get("Type") in API_TYPES]
-        self.api_id = apis[0] if len(apis) == 1 else None
-        if self.api_id is None:
-            self.err(f"want exactly one HTTP API, found {len(apis)}")
-        self._find_functions()
+        self.api_id = apis[0] if len(apis) == 1 else self.err(f"want exactly one HTTP API, found {len(apis)}")
+        glob_fn = ((template.get("Globals") or {}).get("Function") or {})
+        for lid, r in self.resources.items():
+            props = {**glob_fn, **(r.get("Properties") or {})}
+            m = re.search(r"-([a-z]+)$", flatten_name(props.get("FunctionName")))
+            if r.get("Type") in FUNCTION_TYPES and m and m.group(1) in functions:
+                self.functions[m.group(1)] = {"id": lid, "props": props, "resource": r}
+        for name in set(functions) - set(self.functions):
+            self.err(f"no function named <stack>-{name}")
+        self.ph = {"HttpApi": "<api>", self.api_id: "<api>"}
+        for name, f in self.functions.items():
+            self.ph[f["id"]] = self.ph[name.capitalize() + "Function"] = f"<fn:{name}>"
+            self.ph[ref_target((f["props"].get("LoggingConfig") or {}).get("LogGroup"))] = f"<log:{name}>"
+        types, short = [r.get("Type") for r in self.resources.values()], {
+            "AWS::ApiGatewayV2::Stage": "<stage>", "AWS::ApiGatewayV2::Authorizer": "<authorizer>"}
+        for lid, r in self.resources.items():  # the only one of its type: named by it
+            if types.count(r.get("Type")) == 1 or r.get("Type") in short:
+                self.ph.setdefault(lid, short.get(r.get("Type"), f"<{r.get('Type')}>"))
+        self.ph.pop(None, None)
         self._find_authorizers()
         self._find_routes()
 
     def err(self, msg: str) -> None:
         self.errors.append(f"{self.label}: {msg}")
 
-    def _globals(self) -> dict:
-        return ((self.t.get("Globals") or {}).get("Function") or {}) if "Globals" in self.t else {}
+    def fn_name(self, lid: str | None) -> str | None:
+        return next((name for name, f in self.functions.items() if f["id"] == lid), None)
 
-    def effective_props(self, props: dict) -> dict:
-        merged = copy.deepcopy(self._globals())
-        for k, v in props.items():
-            if k == "Environment":
-                variables = dict((merged.get("Environment") or {}).get("Variables") or {})
-                variables.update((v or {}).get("Variables") or {})
-                merged["Environment"] = {"Variables": variables}
-            else:
-                merged[k] = v
-        return merged
-
-    # ------------------------------------------------------------------- normalisation
-    def placeholder(self, lid: str | None) -> str | None:
-        if lid is None:
-            return None
-        base = lid.split(".", 1)[0]
-        for name, f in self.functions.items():
-            if f["id"] == base:
-                return f"<fn:{name}>"
-        if base == self.api_id:
-            return "<stage>" if lid.endswith(".Stage") else "<api>"
-        r = self.resources.get(base) or {}
-        if r.get("Type") == "AWS::ApiGatewayV2::Stage":
-            return "<stage>"
-        if r.get("Type") == "AWS::ApiGatewayV2::Authorizer":
-            return "<authorizer>"
-        return None
+    def _sub_text(self, var: str) -> str:
+        base, _, attr = var.partition(".")
+        p = "<stage>" if attr == "Stage" and self.ph.get(base) == "<api>" else self.ph.get(base)
+        return "${" + (p + (f".{attr}" if attr and p != "<stage>" else "") if p else var) + "}"
 
     def norm(self, value: Any) -> Any:
         """A template value with logical ids that differ between SAM and CDK replaced by placeholders."""
@@ -234,183 +191,74 @@ class Model:
             return [self.norm(v) for v in value]
         if not isinstance(value, dict):
             return value
-        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
-            p = self.placeholder(value["Ref"])
-            return p if p else value
-        if set(value) == {"Fn::GetAtt"}:
-            lid = ref_target(value)
-            p = self.placeholder(lid)
-            if p:
-                attr = value["Fn::GetAtt"][1] if isinstance(value["Fn::GetAtt"], list) else lid.split(".", 1)[1]
-                return f"{p}.{attr}"
-            return value
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str) and self.ph.get(value["Ref"].split(".")[0]):
+            return self._sub_text(value["Ref"])[2:-1]
+        if set(value) == {"Fn::GetAtt"} and self.ph.get(ref_target(value)):
+            g = value["Fn::GetAtt"]
+            return self._sub_text(".".join(g) if isinstance(g, list) else g)[2:-1]
         if set(value) == {"Fn::Join"} and value["Fn::Join"][0] == "" and all(
-            isinstance(p, str) or (isinstance(p, dict) and ref_target(p)) for p in value["Fn::Join"][1]
-        ):
-            text = "".join(p if isinstance(p, str) else self._sub_var(p) for p in value["Fn::Join"][1])
-            return {"Fn::Sub": text}
+                isinstance(p, str) or ref_target(p) for p in value["Fn::Join"][1]):
+            return {"Fn::Sub": "".join(p if isinstance(p, str) else self._sub_text(
+                ".".join(p["Fn::GetAtt"]) if isinstance(p.get("Fn::GetAtt"), list) else ref_target(p))
+                for p in value["Fn::Join"][1])}
         if set(value) == {"Fn::Sub"}:
             sub = value["Fn::Sub"]
             if isinstance(sub, str):
-                return {"Fn::Sub": re.sub(r"\$\{([^!}][^}]*)\}", lambda m: self._sub_text(m.group(1)), sub)}
+                return {"Fn::Sub": SUB_VAR.sub(lambda m: self._sub_text(m.group(1)), sub)}
             return {"Fn::Sub": [sub[0], {k: self.norm(v) for k, v in (sub[1] if len(sub) > 1 else {}).items()}]}
         return {k: self.norm(v) for k, v in value.items()}
 
-    def _sub_var(self, ref: dict) -> str:
-        lid = ref_target(ref)
-        if isinstance(ref.get("Fn::GetAtt"), list):
-            lid = ".".join(ref["Fn::GetAtt"])
-        return self._sub_text(lid)
-
-    def _sub_text(self, var: str) -> str:
-        base, _, attr = var.partition(".")
-        p = self.placeholder(base)
-        if p:
-            return "${" + p + (f".{attr}" if attr else "") + "}"
-        return "${" + var + "}"
-
-    # ------------------------------------------------------------------- discovery
-    def _find_functions(self) -> None:
-        for lid, r in self.resources.items():
-            if r.get("Type") not in FUNCTION_TYPES:
-                continue
-            props = self.effective_props(r.get("Properties") or {})
-            name_text = flatten_name(props.get("FunctionName"))
-            m = re.search(r"-([a-z]+)$", name_text)
-            name = m.group(1) if m else None
-            if name in self.expected_functions:
-                if name in self.functions:
-                    self.err(f"two functions named *-{name}: {self.functions[name]['id']} and {lid}")
-                self.functions[name] = {"id": lid, "props": props, "resource": r}
-            elif r.get("Type") == "AWS::Serverless::Function" or str(props.get("Runtime", "")).startswith(
-                "provided"
-            ):
-                self.err(f"function {lid} ({name_text or 'no FunctionName'}) is not one of {self.expected_functions}")
-        for name in self.expected_functions:
-            if name not in self.functions:
-                self.err(f"no function named <stack>-{name}")
-
-    def name_of_function_id(self, lid: str | None) -> str | None:
-        for name, f in self.functions.items():
-            if f["id"] == lid:
-                return name
-        return None
-
-    def _function_in(self, value: Any) -> str | None:
-        for target in refs_in(value):
-            name = self.name_of_function_id(target)
-            if name:
-                return name
-        return None
-
     def _find_authorizers(self) -> None:
-        # SAM: Auth.Authorizers of the AWS::Serverless::HttpApi.
-        api = self.resources.get(self.api_id or "") or {}
-        if api.get("Type") == "AWS::Serverless::HttpApi":
-            auth = (api.get("Properties") or {}).get("Auth") or {}
-            for name, a in (auth.get("Authorizers") or {}).items():
-                identity = a.get("Identity") or {}
-                sources = [f"$request.header.{h}" for h in identity.get("Headers") or []]
-                sources += [f"$request.querystring.{q}" for q in identity.get("QueryStrings") or []]
-                sources += [f"$stageVariables.{s}" for s in identity.get("StageVariables") or []]
-                sources += [f"$context.{c}" for c in identity.get("Context") or []]
-                self.authorizers[name] = {
-                    "function": self._function_in(a.get("FunctionArn")),
-                    "type": "REQUEST" if a.get("FunctionArn") else "JWT",
-                    "payload": str(a.get("AuthorizerPayloadFormatVersion")),
-                    "simple": a.get("EnableSimpleResponses") is True,
-                    "identity": sources,
-                    "ttl": self.norm(identity.get("ReauthorizeEvery")),
-                    "invoke_role": a.get("FunctionInvokeRole"),
-                    "default_permissions": a.get("EnableFunctionDefaultPermissions"),
-                }
-        # CloudFormation / CDK: AWS::ApiGatewayV2::Authorizer.
-        for lid, r in resources_of_type(self.t, "AWS::ApiGatewayV2::Authorizer").items():
+        api = (self.resources.get(self.api_id or "") or {}).get("Properties") or {}
+        for name, a in ((api.get("Auth") or {}).get("Authorizers") or {}).items():  # SAM: the HttpApi's Auth
+            identity = a.get("Identity") or {}
+            self.authorizers[name] = {
+                "function": self.fn_name(ref_target(a.get("FunctionArn"))), "type": "REQUEST",
+                "payload": str(a.get("AuthorizerPayloadFormatVersion")), "simple": a.get("EnableSimpleResponses") is True,
+                "identity": [f"$request.header.{h}" for h in identity.get("Headers") or []]
+                + [f"$context.{c}" for c in identity.get("Context") or []],
+                "ttl": self.norm(identity.get("ReauthorizeEvery")),
+                "invoke_role": a.get("FunctionInvokeRole") or a.get("EnableFunctionDefaultPermissions")}
+        for lid, r in resources_of_type(self.t, "AWS::ApiGatewayV2::Authorizer").items():  # CDK
             p = r.get("Properties") or {}
             self.authorizers[str(p.get("Name", lid))] = {
-                "function": self._function_in(p.get("AuthorizerUri")),
-                "type": p.get("AuthorizerType"),
-                "payload": str(p.get("AuthorizerPayloadFormatVersion")),
-                "simple": p.get("EnableSimpleResponses") is True,
-                "identity": list(p.get("IdentitySource") or []),
+                "function": next(filter(None, map(self.fn_name, refs_in(p.get("AuthorizerUri")))), None),
+                "type": p.get("AuthorizerType"), "payload": str(p.get("AuthorizerPayloadFormatVersion")),
+                "simple": p.get("EnableSimpleResponses") is True, "identity": list(p.get("IdentitySource") or []),
                 "ttl": self.norm(p.get("AuthorizerResultTtlInSeconds")),
-                "invoke_role": p.get("AuthorizerCredentialsArn"),
-                "default_permissions": None,
-                "id": lid,
-            }
+                "invoke_role": p.get("AuthorizerCredentialsArn"), "id": lid}
 
-    def _add_route(self, method: str, path: str, fn: str | None, auth: str, where: str) -> None:
-        key = (method.upper(), path)
-        if key in self.routes:
-            self.err(f"route {method} {path} declared twice ({where})")
-        self.routes[key] = fn or "?"
-        self.route_auth[key] = auth
-
-    def _authorizer_label(self, name: str | None) -> str:
-        a = self.authorizers.get(name or "")
-        return f"authorizer:{a['function']}" if a else f"unknown authorizer {name!r}"
+    def _add_route(self, method: str, path: str, fn: str | None, kind: str | None, authorizer: str | None,
+                   payload: Any) -> None:
+        a = self.authorizers.get(authorizer or "")
+        auth = ("none" if kind in (None, "NONE") else "iam" if kind == "AWS_IAM" else
+                f"authorizer:{a['function']}" if a else f"unknown authorizer {authorizer!r}")
+        self.routes[(method.upper(), path)], self.route_auth[(method.upper(), path)] = fn or "?", f"{auth}, {payload}"
 
     def _find_routes(self) -> None:
-        # SAM: HttpApi events on the functions.
-        for lid, r in self.resources.items():
-            if r.get("Type") != "AWS::Serverless::Function":
-                continue
-            fn = self.name_of_function_id(lid)
-            for ename, event in ((r.get("Properties") or {}).get("Events") or {}).items():
-                if event.get("Type") != "HttpApi":
-                    self.err(f"{lid} event {ename} is {event.get('Type')}, not HttpApi")
-                    continue
+        for lid, r in resources_of_type(self.t, "AWS::Serverless::Function").items():  # SAM: HttpApi events
+            for event in ((r.get("Properties") or {}).get("Events") or {}).values():
                 p = event.get("Properties") or {}
-                api = ref_target(p.get("ApiId"))
-                if api is None or (self.resources.get(api) or {}).get("Type") != "AWS::Serverless::HttpApi":
-                    self.err(f"{lid} event {ename}: ApiId does not Ref the template's AWS::Serverless::HttpApi")
-                if str(p.get("PayloadFormatVersion", "2.0")) != "2.0":
-                    self.err(f"{lid} event {ename}: payload format {p.get('PayloadFormatVersion')}, want 2.0")
                 authorizer = (p.get("Auth") or {}).get("Authorizer")
-                auth = ("none" if authorizer in (None, "NONE") else "iam" if authorizer == "AWS_IAM"
-                        else self._authorizer_label(authorizer))
-                self._add_route(str(p.get("Method", "ANY")), str(p.get("Path")), fn, auth, f"{lid}.{ename}")
-        # CloudFormation / CDK: AWS::ApiGatewayV2::Route -> Integration -> function.
-        authorizer_names = {a.get("id"): name for name, a in self.authorizers.items() if a.get("id")}
-        for lid, r in resources_of_type(self.t, "AWS::ApiGatewayV2::Route").items():
+                self._add_route(str(p.get("Method", "ANY")), str(p.get("Path")), self.fn_name(lid) if event.get(
+                    "Type") == "HttpApi" and ref_target(p.get("ApiId")) == self.api_id else None, authorizer if authorizer
+                    in (None, "NONE", "AWS_IAM") else "CUSTOM", authorizer, p.get("PayloadFormatVersion", "2.0"))
+        names = {a.get("id"): name for name, a in self.authorizers.items() if a.get("id")}
+        for r in resources_of_type(self.t, "AWS::ApiGatewayV2::Route").values():  # CDK: Route -> Integration
             p = r.get("Properties") or {}
+            integ = (self.resources.get(next(iter(refs_in(p.get("Target"))), "")) or {}).get("Properties") or {}
             method, _, path = str(p.get("RouteKey", "")).partition(" ")
-            integration = next((t for t in refs_in(p.get("Target")) if t in self.resources), None)
-            integ = (self.resources.get(integration) or {}).get("Properties") or {}
-            if integration is None:
-                self.err(f"route {lid} has no integration target")
-            elif str(integ.get("PayloadFormatVersion")) != "2.0":
-                self.err(f"route {p.get('RouteKey')}: payload format {integ.get('PayloadFormatVersion')}, want 2.0")
-            fn = self.name_of_function_id(ref_target(integ.get("IntegrationUri")))
-            kind = p.get("AuthorizationType", "NONE")
-            auth = ("none" if kind == "NONE" else "iam" if kind == "AWS_IAM"
-                    else self._authorizer_label(authorizer_names.get(ref_target(p.get("AuthorizerId"))))
-                    if kind == "CUSTOM" else f"unsupported {kind}")
-            self._add_route(method, path, fn, auth, lid)
+            self._add_route(method, path, self.fn_name(ref_target(integ.get("IntegrationUri"))), p.get(
+                "AuthorizationType"), names.get(ref_target(p.get("AuthorizerId"))), integ.get("PayloadFormatVersion"))
 
-    # ------------------------------------------------------------------- stage settings
     def stage_settings(self) -> dict:
         """Throttling and access logs of the API's stage, normalised."""
         api = self.resources.get(self.api_id or "") or {}
-        if api.get("Type") == "AWS::Serverless::HttpApi":
-            p = api.get("Properties") or {}
-            source = {"DefaultRouteSettings": p.get("DefaultRouteSettings"), "RouteSettings": p.get("RouteSettings"),
-                      "AccessLogSettings": p.get("AccessLogSettings")}
-        else:
-            stages = [r for r in resources_of_type(self.t, "AWS::ApiGatewayV2::Stage").values()
-                      if ref_target((r.get("Properties") or {}).get("ApiId")) == self.api_id]
-            p = (stages[0].get("Properties") or {}) if stages else {}
-            source = {"DefaultRouteSettings": p.get("DefaultRouteSettings"), "RouteSettings": p.get("RouteSettings"),
-                      "AccessLogSettings": p.get("AccessLogSettings")}
-        out = {k: self.norm(v) for k, v in source.items()}
-        fmt = (out.get("AccessLogSettings") or {}).get("Format")
-        if isinstance(fmt, str):
-            try:
-                out["AccessLogSettings"]["Format"] = json.loads(fmt.replace("\n", ""))
-            except ValueError:
-                pass
+        p = api.get("Properties") or {}
+        if api.get("Type") != "AWS::Serverless::HttpApi":
+            p = next((r["Properties"] for r in resources_of_type(self.t, "AWS::ApiGatewayV2::Stage").values()
+                      if ref_target(r["Properties"].get("ApiId")) == self.api_id), {})
+        out = {k: self.norm(p.get(k)) for k in ("DefaultRouteSettings", "RouteSettings", "AccessLogSettings")}
+        if isinstance((out.get("AccessLogSettings") or {}).get("Format"), str):
+            out["AccessLogSettings"]["Format"] = json.loads(out["AccessLogSettings"]["Format"].replace("\n", ""))
         return out
-
-    def api_property(self, name: str) -> Any:
-        api = self.resources.get(self.api_id or "") or {}
-        return self.norm((api.get("Properties") or {}).get(name))

@@ -1,5 +1,6 @@
 // The deployed functions and their HTTP API routes: the same as the SAM template's functions and events (the
-// drift check compares both templates with each other and with the root Cargo.toml watch router).
+// drift check compares both templates with each other and with the root Cargo.toml watch router). Each function's
+// description and environment are in infra/stack.json.
 
 /** How API Gateway authorizes a route: not at all (the function decides), IAM (SigV4), or the Lambda authorizer. */
 export type RouteAuth = 'none' | 'iam' | 'authorizer';
@@ -13,11 +14,6 @@ export interface RouteSpec {
 export interface FunctionSpec {
   /** Binary name (= cargo package, functions/<name>) and the suffix of the function's name. */
   readonly name: string;
-  readonly description: string;
-  /** Verifies tokens: gets the verification variables (docs/contract.md section 2). */
-  readonly verifies: boolean;
-  /** Answers browsers (CORS preflights from CORS_ALLOWED_ORIGINS). */
-  readonly cors: boolean;
   readonly routes: readonly RouteSpec[];
 }
 
@@ -29,50 +25,12 @@ const postWithPreflight = (path: string): RouteSpec[] => [
 ];
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
-  {
-    name: 'token',
-    description:
-      "POST /m2m/token (public: exchanges the caller's own access key) and POST /m2m/token/iam (IAM: the stack's key)",
-    verifies: true,
-    cors: true,
-    routes: [...postWithPreflight('/m2m/token'), { method: 'POST', path: '/m2m/token/iam', auth: 'iam' }],
-  },
-  {
-    name: 'protected',
-    description: 'POST /api/protected - any valid token',
-    verifies: true,
-    cors: true,
-    routes: postWithPreflight('/api/protected'),
-  },
-  {
-    name: 'user',
-    description: 'POST /api/user - requires the read:data grant',
-    verifies: true,
-    cors: true,
-    routes: postWithPreflight('/api/user'),
-  },
-  {
-    name: 'admin',
-    description: 'POST /api/admin - requires the admin grant',
-    verifies: true,
-    cors: true,
-    routes: postWithPreflight('/api/admin'),
-  },
-  {
-    name: 'authorizer',
-    description:
-      "Lambda REQUEST authorizer of the HTTP API (GET /api/whoami); verifies the bearer token and the route's grant",
-    verifies: true,
-    cors: false,
-    routes: [],
-  },
-  {
-    name: 'whoami',
-    description: "GET /api/whoami - example backend without auth code: answers the authorizer's context",
-    verifies: false,
-    cors: false,
-    routes: [{ method: 'GET', path: '/api/whoami', auth: 'authorizer' }],
-  },
+  { name: 'token', routes: [...postWithPreflight('/m2m/token'), { method: 'POST', path: '/m2m/token/iam', auth: 'iam' }] },
+  { name: 'protected', routes: postWithPreflight('/api/protected') },
+  { name: 'user', routes: postWithPreflight('/api/user') },
+  { name: 'admin', routes: postWithPreflight('/api/admin') },
+  { name: 'authorizer', routes: [] },
+  { name: 'whoami', routes: [{ method: 'GET', path: '/api/whoami', auth: 'authorizer' }] },
 ];
 
 /** Route keys with the token routes' stricter throttling (each call costs a provider exchange). */

@@ -30,20 +30,18 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FUNCTIONS, FunctionSpec, RouteSpec, TOKEN_ROUTE_KEYS, idOf } from './functions';
-import { INFRA_DIR, addAlarms, addDashboard } from './observability';
-import { Parameters, defineParameters } from './parameters';
+import { FUNCTIONS, RouteSpec, TOKEN_ROUTE_KEYS, idOf } from './functions';
+import { FACTS, Refs, environmentOf, subOf, templateOf } from './facts';
+import { addAlarms, addDashboard } from './observability';
+import { defineParameters } from './parameters';
 
 export { FUNCTIONS } from './functions';
 
 /**
  * The CloudFront Content-Security-Policy as a Fn::Sub template; `${ApiOrigin}` is " <origin of PageApiBaseUrl>"
- * or "". The one source is infra/content-security-policy.txt (the SAM template holds a copy the drift check
- * compares with it).
+ * or "". Its one source is the file infra/stack.json names (infra/content-security-policy.txt).
  */
-export const CONTENT_SECURITY_POLICY_TEMPLATE = fs
-  .readFileSync(path.join(INFRA_DIR, 'content-security-policy.txt'), 'utf8')
-  .trim();
+export const CONTENT_SECURITY_POLICY_TEMPLATE = templateOf('contentSecurityPolicy');
 
 export interface M2mStackProps extends StackProps {
   /** Folder with <name>/bootstrap.zip for every function (cargo lambda build --output-format zip --lambda-dir). */
@@ -56,7 +54,17 @@ export class M2mStack extends Stack {
   constructor(scope: Construct, id: string, props: M2mStackProps) {
     super(scope, id, props);
     const params = defineParameters(this);
-    const str = (name: keyof Parameters) => params[name].valueAsString;
+    const param = (name: string) => {
+      if (!params[name]) throw new Error(`no parameter ${name} in infra/stack.json`);
+      return params[name];
+    };
+    const str = (name: string) => param(name).valueAsString;
+    const num = (name: string) => param(name).valueAsNumber;
+    if (FUNCTIONS.map((f) => f.name).join() !== Object.keys(FACTS.functions).join()) {
+      throw new Error('lib/functions.ts and infra/stack.json do not list the same functions in the same order');
+    }
+    // What the facts of infra/stack.json may Ref: the parameters, and below the resources they name.
+    const refs: Refs = Object.fromEntries(Object.keys(params).map((name) => [name, str(name)]));
 
     // ------------------------------------------------------------------ conditions and rules (as in SAM)
     const condition = (name: string, expression: any) => new CfnCondition(this, name, { expression });
@@ -64,7 +72,8 @@ export class M2mStack extends Stack {
     const hasAccessKey = condition('HasAccessKey', Fn.conditionNot(Fn.conditionEquals(str('DescopeAccessKey'), '')));
     const isOidc = condition('IsOidc', Fn.conditionEquals(str('AuthProvider'), 'oidc'));
     const hasApiDomain = condition('HasApiDomain', Fn.conditionNot(Fn.conditionEquals(str('ApiDomainName'), '')));
-    const hasPageApi = condition('HasPageApiBaseUrl', Fn.conditionNot(Fn.conditionEquals(str('PageApiBaseUrl'), '')));
+    // HasPageApiBaseUrl and (in observability.ts) HasAlarmTopic are named by infra/stack.json's CSP and alarms.
+    condition('HasPageApiBaseUrl', Fn.conditionNot(Fn.conditionEquals(str('PageApiBaseUrl'), '')));
     const ifCondition = (c: CfnCondition, yes: any, no: any) => Fn.conditionIf(c.logicalId, yes, no);
 
     new CfnRule(this, 'ApiDomainNeedsCertificate', {
@@ -114,35 +123,7 @@ export class M2mStack extends Stack {
     secret.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const secretArn = Token.asString(ifCondition(createSecret, secret.ref, str('ExistingSecretArn')));
 
-    // ------------------------------------------------------------------ environment per function
-    const verifyEnv: Record<string, string> = {
-      DESCOPE_PROJECT_ID: str('ProjectId'),
-      DESCOPE_BASE_URL: str('DescopeBaseUrl'),
-      JWT_AUDIENCE: str('JwtAudience'),
-      JWT_ISSUERS: str('JwtIssuers'),
-      JWT_ALGORITHMS: str('JwtAlgorithms'),
-      JWT_LEEWAY_SECONDS: str('JwtLeewaySeconds'),
-      JWKS_CACHE_SECONDS: str('JwksCacheSeconds'),
-      JWKS_MAX_STALE_SECONDS: str('JwksMaxStaleSeconds'),
-      AUTH_PROVIDER: str('AuthProvider'),
-      OIDC_ISSUER: str('OidcIssuer'),
-      METRICS_NAMESPACE: str('MetricsNamespace'),
-    };
-    const extraEnv: Record<string, Record<string, string>> = {
-      token: {
-        DESCOPE_SECRET_ID: secretArn,
-        SECRET_CACHE_SECONDS: str('SecretCacheSeconds'),
-        ALLOW_CREDENTIAL_OVERRIDE: str('AllowCredentialOverride'),
-        ALLOWED_PROJECT_IDS: str('AllowedProjectIds'),
-        STACK_KEY_PRINCIPALS: str('StackKeyPrincipals'),
-      },
-      authorizer: { AUTHORIZER_GRANTS: str('AuthorizerGrants'), AUTHORIZER_RESPONSE: 'simple' },
-    };
-    const environmentOf = (spec: FunctionSpec): Record<string, string> => ({
-      ...(spec.verifies ? verifyEnv : {}),
-      ...(spec.cors ? { CORS_ALLOWED_ORIGINS: str('CorsAllowedOrigins') } : {}),
-      ...(extraEnv[spec.name] ?? {}),
-    });
+    refs.DescopeSecret = secret.ref;
 
     // ------------------------------------------------------------------ HTTP API
     const api = new apigwv2.HttpApi(this, 'HttpApi', {
@@ -153,13 +134,13 @@ export class M2mStack extends Stack {
     (api.node.defaultChild as apigwv2.CfnApi).disableExecuteApiEndpoint = ifCondition(hasApiDomain, true, false);
     const accessLogs = new logs.CfnLogGroup(this, 'HttpApiAccessLogGroup', {
       logGroupName: `/aws/vendedlogs/apigateway/${this.stackName}-http-api`,
-      retentionInDays: params.LogRetentionDays.valueAsNumber,
+      retentionInDays: num('LogRetentionDays'),
     });
     accessLogs.applyRemovalPolicy(RemovalPolicy.DESTROY);
     const stage = api.defaultStage!.node.defaultChild as apigwv2.CfnStage;
     stage.defaultRouteSettings = {
-      throttlingRateLimit: params.ThrottlingRateLimit.valueAsNumber,
-      throttlingBurstLimit: params.ThrottlingBurstLimit.valueAsNumber,
+      throttlingRateLimit: num('ThrottlingRateLimit'),
+      throttlingBurstLimit: num('ThrottlingBurstLimit'),
       detailedMetricsEnabled: false,
     };
     // The token routes are stricter: each call costs a provider exchange (and the IAM route the stack's key).
@@ -169,8 +150,8 @@ export class M2mStack extends Stack {
       TOKEN_ROUTE_KEYS.map((key) => [
         key,
         {
-          ThrottlingRateLimit: params.TokenThrottlingRateLimit.valueAsNumber,
-          ThrottlingBurstLimit: params.TokenThrottlingBurstLimit.valueAsNumber,
+          ThrottlingRateLimit: num('TokenThrottlingRateLimit'),
+          ThrottlingBurstLimit: num('TokenThrottlingBurstLimit'),
         },
       ]),
     );
@@ -211,7 +192,7 @@ export class M2mStack extends Stack {
         removalPolicy: RemovalPolicy.DESTROY,
       });
       // The retention is a deploy-time parameter, which the L2 `retention` enum cannot hold.
-      (logGroup.node.defaultChild as logs.CfnLogGroup).retentionInDays = params.LogRetentionDays.valueAsNumber;
+      (logGroup.node.defaultChild as logs.CfnLogGroup).retentionInDays = num('LogRetentionDays');
 
       // Its own role: write to its own log group and X-Ray (tracing: ACTIVE adds xray:PutTraceSegments and
       // xray:PutTelemetryRecords, which take no resource but "*"); the token function also reads the one secret.
@@ -234,10 +215,10 @@ export class M2mStack extends Stack {
         );
       }
 
-      const environment = environmentOf(spec);
+      const environment = environmentOf(spec.name, refs);
       functions[spec.name] = new lambda.Function(this, `${fid}Function`, {
         functionName,
-        description: spec.description,
+        description: FACTS.functions[spec.name].description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
         architecture: lambda.Architecture.ARM_64,
         handler: 'bootstrap',
@@ -253,6 +234,7 @@ export class M2mStack extends Stack {
         systemLogLevelV2: lambda.SystemLogLevel.WARN,
         environment: Object.keys(environment).length ? environment : undefined,
       });
+      refs[`${fid}Function`] = functions[spec.name].functionName;
     }
 
     // ------------------------------------------------------------------ the Lambda authorizer (REQUEST, 2.0, simple)
@@ -268,7 +250,7 @@ export class M2mStack extends Stack {
       // allow for one route never opens another. A cached decision can outlive the token by up to
       // AuthorizerCacheSeconds (at most 300).
       identitySource: ['$request.header.Authorization', '$context.routeKey', '$context.httpMethod', '$context.path'],
-      authorizerResultTtlInSeconds: params.AuthorizerCacheSeconds.valueAsNumber,
+      authorizerResultTtlInSeconds: num('AuthorizerCacheSeconds'),
     });
     // API Gateway may invoke the authorizer for this API's authorizers only.
     new lambda.CfnPermission(this, 'AuthorizerInvokePermission', {
@@ -334,17 +316,12 @@ export class M2mStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
-    const apiOrigin = ifCondition(
-      hasPageApi,
-      Fn.join('', [' https://', Fn.select(2, Fn.split('/', str('PageApiBaseUrl')))]),
-      '',
-    );
     const securityHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeadersPolicy', {
       responseHeadersPolicyName: `${this.stackName}-security-headers`,
       comment: 'CSP, HSTS, nosniff, no referrer, no framing',
       securityHeadersBehavior: {
         contentSecurityPolicy: {
-          contentSecurityPolicy: Fn.sub(CONTENT_SECURITY_POLICY_TEMPLATE, { ApiOrigin: Token.asString(apiOrigin) }),
+          contentSecurityPolicy: Fn.sub(...subOf('contentSecurityPolicy', refs)),
           override: true,
         },
         contentTypeOptions: { override: true },
@@ -435,8 +412,9 @@ export class M2mStack extends Stack {
     });
 
     // ------------------------------------------------------------------ alarms and dashboard
-    addAlarms(this, params, functions, api.apiId);
-    const dashboard = addDashboard(this, functions, api.apiId);
+    refs.HttpApi = api.apiId;
+    addAlarms(this, str('AlarmTopicArn'), refs);
+    const dashboard = addDashboard(this, refs);
 
     // ------------------------------------------------------------------ outputs
     Validations.of(this).acknowledge(
