@@ -7,7 +7,7 @@
 
 use aws_sdk_secretsmanager as sm;
 use m2m_tests::*;
-use m2m_token::{CredentialSettings, TokenApi};
+use m2m_token::{TokenApi, TokenSettings};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -166,8 +166,9 @@ async fn sdk_client(endpoint: &str) -> sm::Client {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ];
-    CredentialSettings::from_lookup(m2m_token::CredentialKind::DescopeAccessKey, lookup(&vars))
+    TokenSettings::from_lookup(lookup(&vars))
         .expect("valid settings")
+        .credentials
         .secrets_manager_client()
         .await
 }

@@ -1,4 +1,7 @@
 use crate::algorithm::{Algorithm, parse_algorithm};
+use crate::fetch::Discovery;
+use crate::verify::KeySource;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Who issues the tokens.
@@ -12,6 +15,82 @@ pub enum Provider {
     },
     /// Any OAuth 2.0 / OpenID Connect provider, found by discovery under `issuer`.
     Oidc { issuer: String },
+}
+
+/// Everything else that differs between the providers, each fact written once.
+impl Provider {
+    /// The variables of the stack's own credentials for local runs: (project or client id, key or secret).
+    pub fn credential_variables(&self) -> (&'static str, &'static str) {
+        match self {
+            Provider::Descope { .. } => ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY"),
+            Provider::Oidc { .. } => ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"),
+        }
+    }
+
+    /// The members of the Secrets Manager secret: (project or client id, key or secret).
+    pub fn secret_members(&self) -> (&'static str, &'static str) {
+        match self {
+            Provider::Descope { .. } => ("projectId", "accessKey"),
+            Provider::Oidc { .. } => ("clientId", "clientSecret"),
+        }
+    }
+
+    /// Whether `id` can name a project (the identifier rule) or a client (any printable id).
+    pub fn is_credential_id(&self, id: &str) -> bool {
+        match self {
+            Provider::Descope { .. } => is_identifier(id),
+            Provider::Oidc { .. } => is_access_key(id),
+        }
+    }
+
+    /// The member of the exchange's answer that holds the token.
+    pub fn token_field(&self) -> &'static str {
+        match self {
+            Provider::Descope { .. } => "sessionJwt",
+            Provider::Oidc { .. } => "access_token",
+        }
+    }
+
+    /// Whether a token can be asked for one tenant (Descope's `selectedTenant`).
+    pub fn has_tenants(&self) -> bool {
+        matches!(self, Provider::Descope { .. })
+    }
+
+    /// Whose key set verifies the tokens exchanged for `id` (a project or client id): the project's own
+    /// (Descope), or the issuer's whichever client asks (OIDC).
+    pub fn key_owner<'a>(&'a self, id: &'a str) -> &'a str {
+        match self {
+            Provider::Descope { .. } => id,
+            Provider::Oidc { issuer } => issuer,
+        }
+    }
+
+    /// The key owner configured up front: the project, if any (Descope), or the issuer (OIDC).
+    pub fn configured_key_owner(&self) -> Option<&str> {
+        match self {
+            Provider::Descope { project_id, .. } => project_id.as_deref(),
+            Provider::Oidc { issuer } => Some(issuer),
+        }
+    }
+
+    /// Where the keys of `owner` (a [`Provider::key_owner`]) are fetched from.
+    pub fn key_source(&self, client: reqwest::Client, owner: &str) -> KeySource {
+        match self {
+            Provider::Descope { base_url, .. } => KeySource::DescopeProject {
+                client,
+                base_url: base_url.clone(),
+                project_id: owner.to_owned(),
+            },
+            Provider::Oidc { .. } => KeySource::Discovery {
+                discovery: Arc::new(Discovery::new(
+                    client.clone(),
+                    owner,
+                    crate::budget::KEY_FETCH,
+                )),
+                client,
+            },
+        }
+    }
 }
 
 /// Verification settings (docs/contract.md section 2), read once at start-up.
@@ -161,14 +240,6 @@ impl AuthConfig {
             verified_token_cache_entries,
         })
     }
-
-    /// The configured Descope project, required by the protected functions.
-    pub fn project_id(&self) -> Option<&str> {
-        match &self.provider {
-            Provider::Descope { project_id, .. } => project_id.as_deref(),
-            Provider::Oidc { .. } => None,
-        }
-    }
 }
 
 fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
@@ -295,6 +366,12 @@ pub fn is_identifier(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// An access key (or OAuth client secret, or client id): 1-1024 printable ASCII characters without spaces,
+/// wherever it comes from (a request body, the secret, the environment).
+pub fn is_access_key(text: &str) -> bool {
+    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,7 +388,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_contract() {
         let cfg = config(&[("DESCOPE_PROJECT_ID", "P2abc")]).unwrap();
-        assert_eq!(cfg.project_id(), Some("P2abc"));
+        assert_eq!(cfg.provider.configured_key_owner(), Some("P2abc"));
         assert_eq!(cfg.algorithms, vec![Algorithm::RS256]);
         assert_eq!(cfg.leeway, Duration::from_secs(5));
         assert_eq!(cfg.jwks_cache_ttl, Duration::from_secs(600));
@@ -375,6 +452,21 @@ mod tests {
             let error = config(vars).unwrap_err();
             assert_eq!(error.variable, variable, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn each_provider_names_its_own_variables_and_members() {
+        let oidc = Provider::Oidc {
+            issuer: "https://id.example".into(),
+        };
+        assert_eq!(oidc.secret_members(), ("clientId", "clientSecret"));
+        assert_eq!(oidc.key_owner("client"), "https://id.example");
+        let descope = config(&[]).unwrap().provider;
+        assert_eq!(
+            descope.credential_variables(),
+            ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY")
+        );
+        assert_eq!(descope.key_owner("P2other"), "P2other");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use crate::algorithm::Algorithm;
-use crate::config::{AuthConfig, ConfigError, Provider};
+use crate::config::{AuthConfig, ConfigError};
 use crate::fetch::Discovery;
 use crate::grants::{GrantModel, Grants};
 use crate::jwks::{JwksCache, JwksCacheOptions, JwksLocation};
@@ -159,9 +159,10 @@ pub struct Verifier {
     verified: VerifiedTokenCache,
 }
 
-/// Where a verifier's keys come from, and so whose tokens it accepts. Every other rule (algorithms, leeway,
-/// extra issuers, audience, the caches' settings) comes from the one [`AuthConfig`], so the policy and the key
-/// cache can never disagree.
+/// Where a verifier's keys come from, and so whose tokens it accepts: a provider's fetched keys
+/// ([`crate::Provider::key_source`]) or keys handed over. Every other rule (algorithms, leeway, extra issuers,
+/// audience, the caches' settings) comes from the one [`AuthConfig`], so the policy and the key cache can
+/// never disagree.
 pub enum KeySource {
     /// `{base_url}/v2/keys/{project_id}`, fetched and cached: the tokens of one Descope project.
     DescopeProject {
@@ -181,6 +182,16 @@ pub enum KeySource {
         base_url: String,
         project_id: String,
     },
+}
+
+impl KeySource {
+    /// The discovery the keys are found by, if any: the provider's token endpoint is found by it too.
+    pub fn discovery(&self) -> Option<Arc<Discovery>> {
+        match self {
+            KeySource::Discovery { discovery, .. } => Some(discovery.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Verifier {
@@ -242,27 +253,12 @@ impl Verifier {
     /// The verifier of the configured provider: the configured project (Descope), or the configured issuer
     /// found by discovery (OIDC).
     pub fn from_config(config: &AuthConfig, client: reqwest::Client) -> Result<Self, ConfigError> {
-        let keys = match &config.provider {
-            Provider::Descope {
-                base_url,
-                project_id,
-            } => KeySource::DescopeProject {
-                client,
-                base_url: base_url.clone(),
-                project_id: project_id.clone().ok_or_else(|| {
-                    ConfigError::new("DESCOPE_PROJECT_ID", "required to verify tokens")
-                })?,
-            },
-            Provider::Oidc { issuer } => KeySource::Discovery {
-                discovery: Arc::new(Discovery::new(
-                    client.clone(),
-                    issuer,
-                    crate::budget::KEY_FETCH,
-                )),
-                client,
-            },
-        };
-        Ok(Self::new(config, keys))
+        // Only a Descope provider can lack its key owner.
+        let owner = config
+            .provider
+            .configured_key_owner()
+            .ok_or_else(|| ConfigError::new("DESCOPE_PROJECT_ID", "required to verify tokens"))?;
+        Ok(Self::new(config, config.provider.key_source(client, owner)))
     }
 
     pub fn keys(&self) -> &JwksCache {

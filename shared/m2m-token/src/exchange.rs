@@ -2,8 +2,8 @@
 
 use crate::token::ProjectVerifiers;
 use crate::{ProviderError, TokenError};
-use m2m_auth::Verifier;
 use m2m_auth::fetch::{Discovery, FetchError, read_capped};
+use m2m_auth::{AuthConfig, Provider, Verifier};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -12,21 +12,14 @@ const MAX_PROVIDER_RESPONSE: usize = 64 * 1024;
 /// Longest provider message passed on to the caller.
 const MAX_PROVIDER_MESSAGE: usize = 300;
 
-/// Who mints the tokens and whose keys verify them: the one place the token function tells Descope from an
-/// OAuth 2.0 provider (the verifiers' key sources and the credentials' names follow from it).
-pub(crate) enum Issuer {
-    /// Descope's access-key exchange (`POST {base}/v1/auth/accesskey/exchange`), and one verifier (with its
-    /// key cache) per project.
-    Descope {
-        base_url: String,
-        by_project: ProjectVerifiers<Verifier>,
-    },
-    /// RFC 6749 section 4.4 client-credentials grant at the discovered `token_endpoint`, and the issuer's
-    /// verifier.
-    Oidc {
-        discovery: Arc<Discovery>,
-        verifier: Arc<Verifier>,
-    },
+/// Who mints the tokens and whose keys verify them: the configured provider, and what was built from it.
+pub(crate) struct Issuer {
+    pub(crate) auth: AuthConfig,
+    client: reqwest::Client,
+    /// A verifier (with its key cache) per key owner: each Descope project, or the OIDC issuer.
+    pub(crate) verifiers: ProjectVerifiers<Verifier>,
+    /// The issuer's discovery (OIDC), shared with its verifier: its `token_endpoint` mints the tokens.
+    discovery: Option<Arc<Discovery>>,
 }
 
 pub(crate) struct ExchangeInput<'a> {
@@ -39,14 +32,37 @@ pub(crate) struct ExchangeInput<'a> {
 }
 
 impl Issuer {
+    pub(crate) fn new(auth: AuthConfig, client: reqwest::Client) -> Self {
+        let configured = auth.provider.configured_key_owner().map(|owner| {
+            let keys = auth.provider.key_source(client.clone(), owner);
+            (owner.to_owned(), keys)
+        });
+        let discovery = configured.as_ref().and_then(|(_, keys)| keys.discovery());
+        let verifiers = ProjectVerifiers::new(
+            configured.map(|(owner, keys)| (owner, Verifier::new(&auth, keys))),
+        );
+        Issuer {
+            auth,
+            client,
+            verifiers,
+            discovery,
+        }
+    }
+
+    /// The verifier for tokens exchanged for `project_id`, kept across requests with its key cache.
+    pub(crate) fn verifier(&self, project_id: &str) -> Arc<Verifier> {
+        let owner = self.auth.provider.key_owner(project_id);
+        self.verifiers.get(owner, || {
+            let keys = self.auth.provider.key_source(self.client.clone(), owner);
+            Verifier::new(&self.auth, keys)
+        })
+    }
+
     /// Returns the token the provider issued (not yet verified).
-    pub(crate) async fn exchange(
-        &self,
-        client: &reqwest::Client,
-        input: &ExchangeInput<'_>,
-    ) -> Result<String, TokenError> {
-        let request = match self {
-            Issuer::Descope { base_url, .. } => {
+    pub(crate) async fn exchange(&self, input: &ExchangeInput<'_>) -> Result<String, TokenError> {
+        let client = &self.client;
+        let request = match &self.auth.provider {
+            Provider::Descope { base_url, .. } => {
                 let mut login_options = serde_json::Map::new();
                 if !input.scopes.is_empty() {
                     login_options.insert(
@@ -67,7 +83,11 @@ impl Issuer {
                     .bearer_auth(format!("{}:{}", input.client_id, input.client_secret))
                     .json(&body)
             }
-            Issuer::Oidc { discovery, .. } => {
+            Provider::Oidc { .. } => {
+                // Always there: an OIDC issuer is its own key owner, configured up front.
+                let Some(discovery) = &self.discovery else {
+                    return Err(TokenError::Provider(ProviderError::NoTokenEndpoint));
+                };
                 let metadata = discovery.metadata().await.map_err(|error| match error {
                     FetchError::Timeout => TokenError::ProviderTimeout,
                     other => TokenError::Provider(ProviderError::Discovery(other.to_string())),
@@ -102,10 +122,7 @@ impl Issuer {
                     other => TokenError::Provider(ProviderError::Unreadable(other.to_string())),
                 })?;
         let document = serde_json::from_slice::<Value>(&body).ok();
-        let token_field = match self {
-            Issuer::Descope { .. } => "sessionJwt",
-            Issuer::Oidc { .. } => "access_token",
-        };
+        let token_field = self.auth.provider.token_field();
         // RFC 6749 section 5.2 `invalid_scope`: the client may not have a scope it asked for. That is the
         // contract's 403, as when a provider leaves the scope out of the token instead, whenever the answer
         // lets the scope be named; otherwise the provider's message is passed on (400).

@@ -10,8 +10,8 @@ mod request;
 mod token;
 
 pub use credentials::{
-    Allowance, AwsClientSettings, AwsKeys, Caller, CredentialKind, CredentialSettings, Credentials,
-    IAM_ROUTE, SecretError, SecretFailure, SecretSource, StackKeyCallers, StackKeyPrincipals,
+    Allowance, AwsClientSettings, AwsKeys, Caller, CredentialSettings, Credentials, IAM_ROUTE,
+    SecretError, SecretFailure, SecretSource, StackKeyCallers, StackKeyPrincipals,
 };
 pub use error::{ProviderError, TokenError};
 pub use issued::{DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, MAX_ISSUED_TOKEN_CACHE_ENTRIES};

@@ -2,7 +2,7 @@
 //! echoes a value (a misplaced access key must not come back in an error).
 
 use crate::TokenError;
-use m2m_auth::{StrictJsonError, is_identifier, parse_strict_object};
+use m2m_auth::{StrictJsonError, is_access_key, is_identifier, parse_strict_object};
 use serde_json::Value;
 
 /// Largest accepted request body.
@@ -73,12 +73,6 @@ fn identifier(field: &str, value: &Value) -> Result<String, TokenError> {
             "'{field}' must be a string of 1-128 characters of A-Z, a-z, 0-9, '_' or '-'"
         ))),
     }
-}
-
-/// An access key (or OAuth client secret): 1-1024 printable ASCII characters without spaces, wherever it
-/// comes from (a request body, the secret, the environment).
-pub(crate) fn is_access_key(text: &str) -> bool {
-    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn access_key(value: &Value) -> Result<String, TokenError> {

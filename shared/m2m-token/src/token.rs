@@ -1,5 +1,5 @@
 use crate::credentials::{
-    Caller, CredentialKind, CredentialSettings, CredentialSource, Credentials, ResolvedCredentials,
+    Caller, CredentialSettings, CredentialSource, Credentials, ResolvedCredentials,
 };
 use crate::exchange::{ExchangeInput, Issuer};
 use crate::issued::{
@@ -8,8 +8,8 @@ use crate::issued::{
 use crate::{TokenError, TokenRequest};
 use lambda_http::{Body, Request, Response};
 use m2m_api::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};
-use m2m_auth::fetch::{Discovery, build_client};
-use m2m_auth::{AuthConfig, ConfigError, KeySource, Provider, Verifier};
+use m2m_auth::fetch::build_client;
+use m2m_auth::{AuthConfig, ConfigError, Verifier};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,11 +39,7 @@ impl TokenSettings {
     /// Reads every setting of the token function through `lookup` (the environment, in production).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let auth = AuthConfig::from_lookup(&lookup)?;
-        let kind = match auth.provider {
-            Provider::Descope { .. } => CredentialKind::DescopeAccessKey,
-            Provider::Oidc { .. } => CredentialKind::OAuthClient,
-        };
-        let credentials = CredentialSettings::from_lookup(kind, &lookup)?;
+        let credentials = CredentialSettings::from_lookup(auth.provider.clone(), &lookup)?;
         let get = m2m_auth::trimmed(&lookup);
         let issued_token_cache_entries = m2m_auth::parse_count(
             get("ISSUED_TOKEN_CACHE_ENTRIES"),
@@ -62,31 +58,29 @@ impl TokenSettings {
 
 /// `POST /m2m/token`: exchanges an access key for a JWT, verifies it and reports its grants.
 pub struct TokenApi {
-    auth: AuthConfig,
-    client: reqwest::Client,
     issuer: Issuer,
     credentials: Credentials,
     cors: Cors,
     issued: IssuedTokens,
 }
 
-/// Per-project values: the configured project's kept for good, and those of other projects named in
-/// requests in a small most-recently-used list, so that a caller cycling through projects cannot evict the
-/// configured project's keys (and make every exchange for it pay a key fetch).
+/// Per-project values (with OIDC, the issuer's alone): the configured project's kept for good, and those of
+/// other projects named in requests in a small most-recently-used list, so that a caller cycling through
+/// projects cannot evict the configured project's keys (and make every exchange for it pay a key fetch).
 pub(crate) struct ProjectVerifiers<V> {
     configured: Option<(String, Arc<V>)>,
     others: Mutex<Vec<(String, Arc<V>)>>,
 }
 
 impl<V> ProjectVerifiers<V> {
-    fn new(configured: Option<(String, V)>) -> Self {
+    pub(crate) fn new(configured: Option<(String, V)>) -> Self {
         ProjectVerifiers {
             configured: configured.map(|(id, value)| (id, Arc::new(value))),
             others: Mutex::new(Vec::new()),
         }
     }
 
-    fn get(&self, project_id: &str, make: impl FnOnce() -> V) -> Arc<V> {
+    pub(crate) fn get(&self, project_id: &str, make: impl FnOnce() -> V) -> Arc<V> {
         if let Some((id, value)) = &self.configured
             && id == project_id
         {
@@ -110,7 +104,7 @@ impl<V> ProjectVerifiers<V> {
         value
     }
 
-    fn others(&self) -> usize {
+    pub(crate) fn others(&self) -> usize {
         self.others
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -120,45 +114,8 @@ impl<V> ProjectVerifiers<V> {
 
 impl TokenApi {
     pub fn new(settings: TokenSettings) -> Result<Self, ConfigError> {
-        let client = build_client(PROVIDER_TIMEOUT);
-        let issuer = match &settings.auth.provider {
-            Provider::Descope { base_url, .. } => Issuer::Descope {
-                base_url: base_url.clone(),
-                by_project: ProjectVerifiers::new(settings.auth.project_id().map(|project_id| {
-                    let verifier = Verifier::new(
-                        &settings.auth,
-                        KeySource::DescopeProject {
-                            client: client.clone(),
-                            base_url: base_url.clone(),
-                            project_id: project_id.to_owned(),
-                        },
-                    );
-                    (project_id.to_owned(), verifier)
-                })),
-            },
-            Provider::Oidc { issuer } => {
-                let discovery = Arc::new(Discovery::new(
-                    client.clone(),
-                    issuer,
-                    m2m_auth::budget::KEY_FETCH,
-                ));
-                let verifier = Verifier::new(
-                    &settings.auth,
-                    KeySource::Discovery {
-                        client: client.clone(),
-                        discovery: discovery.clone(),
-                    },
-                );
-                Issuer::Oidc {
-                    discovery,
-                    verifier: Arc::new(verifier),
-                }
-            }
-        };
         Ok(TokenApi {
-            auth: settings.auth,
-            client,
-            issuer,
+            issuer: Issuer::new(settings.auth, build_client(PROVIDER_TIMEOUT)),
             credentials: Credentials::new(settings.credentials),
             cors: settings.cors,
             issued: IssuedTokens::new(settings.issued_token_cache_entries),
@@ -176,36 +133,12 @@ impl TokenApi {
     /// How many verifiers of other projects than the configured one (each with its key cache) are held: at
     /// most 16, the most recently used kept. A verifier is made only for a project whose exchange succeeded.
     pub fn cached_verifiers(&self) -> usize {
-        match &self.issuer {
-            Issuer::Oidc { .. } => 0,
-            Issuer::Descope { by_project, .. } => by_project.others(),
-        }
+        self.issuer.verifiers.others()
     }
 
-    /// The configured project's verifier (kept for good).
+    /// The configured project's verifier, or the issuer's (kept for good).
     pub fn configured_verifier(&self) -> Option<&Verifier> {
-        match &self.issuer {
-            Issuer::Oidc { verifier, .. } => Some(verifier),
-            Issuer::Descope { by_project, .. } => by_project.configured.as_ref().map(|(_, v)| &**v),
-        }
-    }
-
-    /// The verifier for tokens of `project_id`, kept across requests with its key cache.
-    fn verifier(&self, project_id: &str) -> Arc<Verifier> {
-        match &self.issuer {
-            Issuer::Oidc { verifier, .. } => verifier.clone(),
-            Issuer::Descope {
-                base_url,
-                by_project,
-            } => by_project.get(project_id, || {
-                let keys = KeySource::DescopeProject {
-                    client: self.client.clone(),
-                    base_url: base_url.clone(),
-                    project_id: project_id.to_owned(),
-                };
-                Verifier::new(&self.auth, keys)
-            }),
-        }
+        self.issuer.verifiers.configured.as_ref().map(|(_, v)| &**v)
     }
 
     /// The answer to one request: a token kept for what the caller is entitled to, or a new exchange.
@@ -214,7 +147,7 @@ impl TokenApi {
         request: &Request,
     ) -> Result<std::sync::Arc<str>, std::sync::Arc<TokenError>> {
         let body = TokenRequest::parse(body_bytes(request))?;
-        if body.tenant.is_some() && matches!(self.issuer, Issuer::Oidc { .. }) {
+        if body.tenant.is_some() && !self.issuer.auth.provider.has_tenants() {
             return Err(TokenError::BadRequest(
                 "'tenant' is not supported with AUTH_PROVIDER=oidc".into(),
             ))?;
@@ -278,11 +211,12 @@ impl TokenApi {
             tenant: body.tenant.as_deref(),
         };
         // The span carries no field: the key travels in `input`, never in a span.
-        let exchange = self.issuer.exchange(&self.client, &input);
+        let exchange = self.issuer.exchange(&input);
         let jwt =
             tracing::Instrument::instrument(exchange, tracing::info_span!("provider_exchange"))
                 .await?;
         let verified = self
+            .issuer
             .verifier(&credentials.project_id)
             .verify(&jwt)
             .await

@@ -15,45 +15,9 @@ pub use secret::{SecretError, SecretFailure, SecretSource};
 use crate::{TokenError, TokenRequest};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use m2m_auth::{ConfigError, is_identifier};
+use m2m_auth::{ConfigError, Provider};
 use std::fmt;
 use std::time::Duration;
-
-/// What the token function exchanges: a Descope access key, or OAuth 2.0 client credentials. Each kind
-/// names its own variables and secret members.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKind {
-    /// `projectId` + `accessKey` (Descope's access-key exchange).
-    DescopeAccessKey,
-    /// `clientId` + `clientSecret` (RFC 6749 client credentials, `AUTH_PROVIDER=oidc`).
-    OAuthClient,
-}
-
-impl CredentialKind {
-    /// The variables of the stack's own credentials for local runs: (project or client id, key or secret).
-    pub fn variables(self) -> (&'static str, &'static str) {
-        match self {
-            CredentialKind::DescopeAccessKey => ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY"),
-            CredentialKind::OAuthClient => ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"),
-        }
-    }
-
-    /// The members of the Secrets Manager secret: (project or client id, key or secret).
-    pub fn secret_members(self) -> (&'static str, &'static str) {
-        match self {
-            CredentialKind::DescopeAccessKey => ("projectId", "accessKey"),
-            CredentialKind::OAuthClient => ("clientId", "clientSecret"),
-        }
-    }
-
-    /// Whether `id` can name a project (Descope's identifier rule) or a client (any printable id).
-    fn valid_id(self, id: &str) -> bool {
-        match self {
-            CredentialKind::DescopeAccessKey => is_identifier(id),
-            CredentialKind::OAuthClient => crate::request::is_access_key(id),
-        }
-    }
-}
 
 /// Who may have the stack's own key exchanged for them (`STACK_KEY_CALLERS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +31,8 @@ pub enum StackKeyCallers {
 /// Credential settings (docs/contract.md section 2), read once at start-up.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CredentialSettings {
-    pub kind: CredentialKind,
+    /// The configured provider, which names the credentials' variables and secret members.
+    pub provider: Provider,
     /// `DESCOPE_SECRET_ID`: the secret's name or ARN.
     pub secret_id: Option<String>,
     /// `SECRET_CACHE_SECONDS`.
@@ -91,7 +56,7 @@ pub struct CredentialSettings {
 impl fmt::Debug for CredentialSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialSettings")
-            .field("kind", &self.kind)
+            .field("provider", &self.provider)
             .field("secret_id", &self.secret_id)
             .field("secret_ttl", &self.secret_ttl)
             .field("project_id", &self.project_id)
@@ -110,11 +75,11 @@ impl fmt::Debug for CredentialSettings {
 
 impl CredentialSettings {
     pub fn from_lookup(
-        kind: CredentialKind,
+        provider: Provider,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = m2m_auth::trimmed(&lookup);
-        let (project_var, key_var) = kind.variables();
+        let (project_var, key_var) = provider.credential_variables();
         let allow_override = match get("ALLOW_CREDENTIAL_OVERRIDE")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -148,7 +113,7 @@ impl CredentialSettings {
                     .filter(|id| !id.is_empty())
                     .map(str::to_owned)
                     .collect();
-                if ids.is_empty() || !ids.iter().all(|id| kind.valid_id(id)) {
+                if ids.is_empty() || !ids.iter().all(|id| provider.is_credential_id(id)) {
                     return Err(ConfigError::new(
                         "ALLOWED_PROJECT_IDS",
                         "must be a comma-separated list of project ids",
@@ -166,7 +131,7 @@ impl CredentialSettings {
         let access_key = get(key_var);
         if access_key
             .as_deref()
-            .is_some_and(|key| !crate::request::is_access_key(key))
+            .is_some_and(|key| !m2m_auth::is_access_key(key))
         {
             return Err(ConfigError::new(
                 key_var,
@@ -176,7 +141,7 @@ impl CredentialSettings {
         let stack_key_principals =
             StackKeyPrincipals::parse(&get("STACK_KEY_PRINCIPALS").unwrap_or_default())?;
         Ok(CredentialSettings {
-            kind,
+            provider,
             secret_id: get("DESCOPE_SECRET_ID"),
             secret_ttl,
             project_id: get(project_var),
@@ -386,7 +351,10 @@ impl Credentials {
         if self.settings.project_id.as_deref() == Some(named) {
             return Ok(named.to_owned());
         }
-        let names_another_issuer = self.settings.kind == CredentialKind::DescopeAccessKey;
+        // Another project is another issuer (Descope); every client is the one configured issuer's (OIDC).
+        let provider = &self.settings.provider;
+        let names_another_issuer =
+            Some(provider.key_owner(named)) != provider.configured_key_owner();
         if names_another_issuer && !self.settings.allow_override {
             return Err(TokenError::BadRequest(
                 "'projectId' must be the configured project: credential overrides are disabled on this deployment".into(),
@@ -417,11 +385,17 @@ fn narrow(allowance: &Allowance, asked: &[String]) -> Result<(Vec<String>, bool)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    pub(crate) fn descope() -> Provider {
+        m2m_auth::AuthConfig::from_lookup(|_| None)
+            .unwrap()
+            .provider
+    }
+
     fn settings(vars: &'static [(&'static str, &'static str)]) -> CredentialSettings {
-        CredentialSettings::from_lookup(CredentialKind::DescopeAccessKey, move |name| {
+        CredentialSettings::from_lookup(descope(), move |name| {
             vars.iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| (*v).to_owned())
@@ -456,7 +430,7 @@ mod tests {
                 "ALLOW_CREDENTIAL_OVERRIDE",
             ),
         ] {
-            let error = CredentialSettings::from_lookup(CredentialKind::DescopeAccessKey, |name| {
+            let error = CredentialSettings::from_lookup(descope(), |name| {
                 vars.iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| (*v).to_owned())
@@ -468,18 +442,6 @@ mod tests {
         assert_eq!(
             listed.allowed_projects,
             Some(vec!["P2a".into(), "P2b".into()])
-        );
-    }
-
-    #[test]
-    fn each_kind_names_its_own_variables_and_members() {
-        assert_eq!(
-            CredentialKind::OAuthClient.secret_members(),
-            ("clientId", "clientSecret")
-        );
-        assert_eq!(
-            CredentialKind::DescopeAccessKey.variables(),
-            ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY")
         );
     }
 }

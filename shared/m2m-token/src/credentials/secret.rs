@@ -28,8 +28,8 @@ impl fmt::Debug for SecretValue {
 pub struct SecretSource {
     id: Arc<str>,
     ttl: Duration,
-    members: (&'static str, &'static str),
-    kind: super::CredentialKind,
+    /// Names the secret's members and the id's rule.
+    provider: m2m_auth::Provider,
     aws: AwsClientSettings,
     client: tokio::sync::OnceCell<aws_sdk_secretsmanager::Client>,
     /// Held across a read, so concurrent requests share one `GetSecretValue` (single flight), whether it
@@ -92,8 +92,7 @@ impl SecretSource {
         SecretSource {
             id: id.into(),
             ttl: settings.secret_ttl,
-            members: settings.kind.secret_members(),
-            kind: settings.kind,
+            provider: settings.provider.clone(),
             aws: settings.aws.clone(),
             client: tokio::sync::OnceCell::new(),
             state: tokio::sync::Mutex::new(SecretState::default()),
@@ -161,15 +160,12 @@ impl SecretSource {
             Ok(Ok(output)) => output,
         };
         let text = output.secret_string().ok_or(SecretError::NoString)?;
-        parse_secret(text, self.members, self.kind)
+        parse_secret(text, &self.provider)
     }
 }
 
-fn parse_secret(
-    text: &str,
-    (project_field, key_field): (&'static str, &'static str),
-    kind: super::CredentialKind,
-) -> Result<SecretValue, SecretError> {
+fn parse_secret(text: &str, provider: &m2m_auth::Provider) -> Result<SecretValue, SecretError> {
+    let (project_field, key_field) = provider.secret_members();
     let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
         return Err(SecretError::NotJson);
     };
@@ -177,13 +173,13 @@ fn parse_secret(
         Some(Value::String(key)) if !key.trim().is_empty() => key.trim().to_owned(),
         _ => return Err(SecretError::MissingMember(key_field)),
     };
-    if !crate::request::is_access_key(&access_key) {
+    if !m2m_auth::is_access_key(&access_key) {
         return Err(SecretError::InvalidMember(key_field));
     }
     let project_id = match object.get(project_field) {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) if id.is_empty() => None,
-        Some(Value::String(id)) if kind.valid_id(id) => Some(id.clone()),
+        Some(Value::String(id)) if provider.is_credential_id(id) => Some(id.clone()),
         Some(_) => return Err(SecretError::InvalidMember(project_field)),
     };
     Ok(SecretValue {
@@ -195,19 +191,16 @@ fn parse_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::credentials::CredentialKind;
-
-    const DESCOPE: (&str, &str) = ("projectId", "accessKey");
+    use crate::credentials::tests::descope;
 
     #[test]
     fn parses_the_secret_document() {
-        let kind = CredentialKind::DescopeAccessKey;
-        let value =
-            parse_secret(r#"{"projectId":"P2x","accessKey":"K2:abc"}"#, DESCOPE, kind).unwrap();
+        let provider = &descope();
+        let value = parse_secret(r#"{"projectId":"P2x","accessKey":"K2:abc"}"#, provider).unwrap();
         assert_eq!(value.project_id.as_deref(), Some("P2x"));
         assert_eq!(value.access_key, "K2:abc");
         assert!(
-            parse_secret(r#"{"accessKey":"k"}"#, DESCOPE, kind)
+            parse_secret(r#"{"accessKey":"k"}"#, provider)
                 .unwrap()
                 .project_id
                 .is_none()
@@ -220,7 +213,7 @@ mod tests {
             (r#"{"accessKey":"a b"}"#, "'accessKey'"),
             (r#"{"accessKey":"k","projectId":"bad id"}"#, "'projectId'"),
         ] {
-            let error = parse_secret(text, DESCOPE, kind).unwrap_err();
+            let error = parse_secret(text, provider).unwrap_err();
             assert!(error.to_string().contains(expected), "{text}: {error}");
             assert_eq!(error.kind(), "secret_malformed");
         }
@@ -228,20 +221,16 @@ mod tests {
 
     #[test]
     fn oauth_client_secrets_have_their_own_members() {
-        let kind = CredentialKind::OAuthClient;
+        let provider = &m2m_auth::Provider::Oidc {
+            issuer: "https://id.example".into(),
+        };
         let value = parse_secret(
             r#"{"clientId":"m2m.client@example","clientSecret":"s3cr3t"}"#,
-            kind.secret_members(),
-            kind,
+            provider,
         )
         .unwrap();
         assert_eq!(value.project_id.as_deref(), Some("m2m.client@example"));
-        let error = parse_secret(
-            r#"{"projectId":"P2x","accessKey":"k"}"#,
-            kind.secret_members(),
-            kind,
-        )
-        .unwrap_err();
+        let error = parse_secret(r#"{"projectId":"P2x","accessKey":"k"}"#, provider).unwrap_err();
         assert_eq!(error, SecretError::MissingMember("clientSecret"));
     }
 }
