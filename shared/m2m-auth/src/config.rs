@@ -1,4 +1,5 @@
 use crate::algorithm::{Algorithm, parse_algorithm};
+use crate::budget::KEY_FETCH;
 use crate::fetch::Discovery;
 use crate::verify::KeySource;
 use std::sync::Arc;
@@ -17,45 +18,8 @@ pub enum Provider {
     Oidc { issuer: String },
 }
 
-/// Everything else that differs between the providers, each fact written once.
+/// What differs between the providers for verification (m2m-token adds the exchange's), one match a fact.
 impl Provider {
-    /// The variables of the stack's own credentials for local runs: (project or client id, key or secret).
-    pub fn credential_variables(&self) -> (&'static str, &'static str) {
-        match self {
-            Provider::Descope { .. } => ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY"),
-            Provider::Oidc { .. } => ("OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"),
-        }
-    }
-
-    /// The members of the Secrets Manager secret: (project or client id, key or secret).
-    pub fn secret_members(&self) -> (&'static str, &'static str) {
-        match self {
-            Provider::Descope { .. } => ("projectId", "accessKey"),
-            Provider::Oidc { .. } => ("clientId", "clientSecret"),
-        }
-    }
-
-    /// Whether `id` can name a project (the identifier rule) or a client (any printable id).
-    pub fn is_credential_id(&self, id: &str) -> bool {
-        match self {
-            Provider::Descope { .. } => is_identifier(id),
-            Provider::Oidc { .. } => is_access_key(id),
-        }
-    }
-
-    /// The member of the exchange's answer that holds the token.
-    pub fn token_field(&self) -> &'static str {
-        match self {
-            Provider::Descope { .. } => "sessionJwt",
-            Provider::Oidc { .. } => "access_token",
-        }
-    }
-
-    /// Whether a token can be asked for one tenant (Descope's `selectedTenant`).
-    pub fn has_tenants(&self) -> bool {
-        matches!(self, Provider::Descope { .. })
-    }
-
     /// Whose key set verifies the tokens exchanged for `id` (a project or client id): the project's own
     /// (Descope), or the issuer's whichever client asks (OIDC).
     pub fn key_owner<'a>(&'a self, id: &'a str) -> &'a str {
@@ -82,11 +46,7 @@ impl Provider {
                 project_id: owner.to_owned(),
             },
             Provider::Oidc { .. } => KeySource::Discovery {
-                discovery: Arc::new(Discovery::new(
-                    client.clone(),
-                    owner,
-                    crate::budget::KEY_FETCH,
-                )),
+                discovery: Arc::new(Discovery::new(client.clone(), owner, KEY_FETCH)),
                 client,
             },
         }
@@ -366,12 +326,6 @@ pub fn is_identifier(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// An access key (or OAuth client secret, or client id): 1-1024 printable ASCII characters without spaces,
-/// wherever it comes from (a request body, the secret, the environment).
-pub fn is_access_key(text: &str) -> bool {
-    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,18 +409,15 @@ mod tests {
     }
 
     #[test]
-    fn each_provider_names_its_own_variables_and_members() {
+    fn each_provider_names_whose_keys_verify() {
         let oidc = Provider::Oidc {
             issuer: "https://id.example".into(),
         };
-        assert_eq!(oidc.secret_members(), ("clientId", "clientSecret"));
         assert_eq!(oidc.key_owner("client"), "https://id.example");
-        let descope = config(&[]).unwrap().provider;
-        assert_eq!(
-            descope.credential_variables(),
-            ("DESCOPE_PROJECT_ID", "DESCOPE_ACCESS_KEY")
-        );
+        assert_eq!(oidc.configured_key_owner(), Some("https://id.example"));
+        let descope = config(&[("DESCOPE_PROJECT_ID", "P2abc")]).unwrap().provider;
         assert_eq!(descope.key_owner("P2other"), "P2other");
+        assert_eq!(descope.configured_key_owner(), Some("P2abc"));
     }
 
     #[test]

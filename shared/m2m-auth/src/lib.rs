@@ -26,8 +26,7 @@ mod verify;
 pub use algorithm::{Algorithm, SUPPORTED_ALGORITHMS, parse_algorithm};
 pub use bearer::{bearer_credentials, bearer_token};
 pub use config::{
-    AuthConfig, ConfigError, Provider, is_access_key, is_identifier, parse_count, parse_seconds,
-    trimmed,
+    AuthConfig, ConfigError, Provider, is_identifier, parse_count, parse_seconds, trimmed,
 };
 pub use error::VerifyError;
 pub use grants::{GrantModel, Grants, Require};

@@ -159,10 +159,9 @@ pub struct Verifier {
     verified: VerifiedTokenCache,
 }
 
-/// Where a verifier's keys come from, and so whose tokens it accepts: a provider's fetched keys
-/// ([`crate::Provider::key_source`]) or keys handed over. Every other rule (algorithms, leeway, extra issuers,
-/// audience, the caches' settings) comes from the one [`AuthConfig`], so the policy and the key cache can
-/// never disagree.
+/// Where a verifier's keys come from ([`crate::Provider::key_source`], or handed over), and so whose tokens it
+/// accepts. Every other rule (algorithms, leeway, extra issuers, audience, the caches' settings) comes from the
+/// one [`AuthConfig`], so the policy and the key cache can never disagree.
 pub enum KeySource {
     /// `{base_url}/v2/keys/{project_id}`, fetched and cached: the tokens of one Descope project.
     DescopeProject {
@@ -182,16 +181,6 @@ pub enum KeySource {
         base_url: String,
         project_id: String,
     },
-}
-
-impl KeySource {
-    /// The discovery the keys are found by, if any: the provider's token endpoint is found by it too.
-    pub fn discovery(&self) -> Option<Arc<Discovery>> {
-        match self {
-            KeySource::Discovery { discovery, .. } => Some(discovery.clone()),
-            _ => None,
-        }
-    }
 }
 
 impl Verifier {

@@ -1,9 +1,10 @@
 //! Exchanging credentials for a token at the identity provider.
 
+use crate::provider::ExchangeFacts;
 use crate::token::ProjectVerifiers;
 use crate::{ProviderError, TokenError};
 use m2m_auth::fetch::{Discovery, FetchError, read_capped};
-use m2m_auth::{AuthConfig, Provider, Verifier};
+use m2m_auth::{AuthConfig, KeySource, Provider, Verifier};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -37,7 +38,11 @@ impl Issuer {
             let keys = auth.provider.key_source(client.clone(), owner);
             (owner.to_owned(), keys)
         });
-        let discovery = configured.as_ref().and_then(|(_, keys)| keys.discovery());
+        // An OIDC provider's token endpoint is found by the discovery that finds its keys.
+        let discovery = match &configured {
+            Some((_, KeySource::Discovery { discovery, .. })) => Some(discovery.clone()),
+            _ => None,
+        };
         let verifiers = ProjectVerifiers::new(
             configured.map(|(owner, keys)| (owner, Verifier::new(&auth, keys))),
         );

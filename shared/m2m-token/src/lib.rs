@@ -6,6 +6,7 @@ mod credentials;
 mod error;
 mod exchange;
 mod issued;
+mod provider;
 mod request;
 mod token;
 

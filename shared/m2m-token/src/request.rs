@@ -2,7 +2,7 @@
 //! echoes a value (a misplaced access key must not come back in an error).
 
 use crate::TokenError;
-use m2m_auth::{StrictJsonError, is_access_key, is_identifier, parse_strict_object};
+use m2m_auth::{StrictJsonError, is_identifier, parse_strict_object};
 use serde_json::Value;
 
 /// Largest accepted request body.
@@ -86,6 +86,12 @@ fn access_key(value: &Value) -> Result<String, TokenError> {
 }
 
 /// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+/// An access key (or OAuth client secret, or client id): 1-1024 printable ASCII characters without spaces,
+/// wherever it comes from (a request body, the secret, the environment).
+pub(crate) fn is_access_key(text: &str) -> bool {
+    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 pub(crate) fn is_scope_token(text: &str) -> bool {
     (1..=128).contains(&text.len())
         && text

@@ -5,6 +5,7 @@ use crate::exchange::{ExchangeInput, Issuer};
 use crate::issued::{
     DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES, Entitlement, IssuedTokens, MAX_ISSUED_TOKEN_CACHE_ENTRIES,
 };
+use crate::provider::ExchangeFacts;
 use crate::{TokenError, TokenRequest};
 use lambda_http::{Body, Request, Response};
 use m2m_api::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};

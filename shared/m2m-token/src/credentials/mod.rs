@@ -12,6 +12,7 @@ pub use aws::{AwsClientSettings, AwsKeys};
 pub use principals::{Allowance, StackKeyPrincipals};
 pub use secret::{SecretError, SecretFailure, SecretSource};
 
+use crate::provider::ExchangeFacts;
 use crate::{TokenError, TokenRequest};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -131,7 +132,7 @@ impl CredentialSettings {
         let access_key = get(key_var);
         if access_key
             .as_deref()
-            .is_some_and(|key| !m2m_auth::is_access_key(key))
+            .is_some_and(|key| !crate::request::is_access_key(key))
         {
             return Err(ConfigError::new(
                 key_var,

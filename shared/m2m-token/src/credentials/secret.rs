@@ -3,6 +3,7 @@
 
 use super::aws::{SECRET_READ_TIMEOUT, build_client, service_error_summary};
 use super::{AwsClientSettings, CredentialSettings};
+use crate::provider::ExchangeFacts;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -173,7 +174,7 @@ fn parse_secret(text: &str, provider: &m2m_auth::Provider) -> Result<SecretValue
         Some(Value::String(key)) if !key.trim().is_empty() => key.trim().to_owned(),
         _ => return Err(SecretError::MissingMember(key_field)),
     };
-    if !m2m_auth::is_access_key(&access_key) {
+    if !crate::request::is_access_key(&access_key) {
         return Err(SecretError::InvalidMember(key_field));
     }
     let project_id = match object.get(project_field) {
