@@ -26,6 +26,10 @@ Cases:
                   `user_variants` example of m2m-api, never deployed): `lambda_http::run` without the guard
                   around its `Adapter`, and the request line written by tracing's JSON layer (the EMF line
                   on its own)
+  user_metrics_crate_deployed, user_metrics_crate_metrics_cloudwatch_embedded
+                  bench/metrics-crate-variant (built on its own: cargo build --release --manifest-path
+                  bench/metrics-crate-variant/Cargo.toml): the `user` function as deployed, and with its
+                  metrics written by the metrics_cloudwatch_embedded crate instead of m2m-telemetry's writer
   user_variants_deployed
                   that example as deployed (nothing swapped): the same as user_repeated, its control
   node_repeated   Node 20 + aws-jwt-verify in a minimal Runtime API loop (bench/node-compare/runtime-loop.mjs),
@@ -209,6 +213,10 @@ def variant_plans(bin_dir, env, events):
         "user_variants_deployed": (command, {**env, "USER_VARIANT": "deployed"}, events),
         **{f"user_{variant}": (command, {**env, "USER_VARIANT": variant}, events)
            for variant in ["lambda_http_adapter", "tracing_request_line"]},
+        # Its own binary (bench/metrics-crate-variant, outside the workspace), control included.
+        **{f"user_metrics_crate_{variant}": ([os.path.join(bin_dir, "metrics-crate-variant")],
+                                             {**env, "USER_VARIANT": variant}, events)
+           for variant in ["deployed", "metrics_cloudwatch_embedded"]},
     }
 
 

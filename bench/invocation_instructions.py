@@ -9,7 +9,8 @@ is what one warm invocation executes (the runtime loop, event parsing, the handl
 Needs valgrind (`apt-get install valgrind`); about a minute per case.
 
 Cases: those of bench/invocation_cpu.py but Node's (trivial, trivial_same_answer, user_repeated, user_new,
-user_no_cache, user_lambda_http_adapter, user_tracing_request_line).
+user_no_cache, user_variants_deployed, user_lambda_http_adapter, user_tracing_request_line,
+user_metrics_crate_deployed, user_metrics_crate_metrics_cloudwatch_embedded).
 
     python3 bench/invocation_instructions.py [--n 1000] [--warmup 50] [--bin-dir target/release]
                                              [--cases trivial,trivial_same_answer,user_repeated]

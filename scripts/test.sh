@@ -38,6 +38,9 @@ step "benchmarks build (their timings are not judged here: bench/run.sh measures
 # With the test profile, on the dependencies the tests just built: `cargo bench --no-run` would build every
 # dependency once more with optimisations, minutes of CI, to prove no more than that the benchmarks link.
 cargo test --workspace --benches --no-run --locked
+# The metrics crate's bench variant sits outside the workspace (bench/metrics-crate-variant/Cargo.toml says why).
+cargo fmt --manifest-path bench/metrics-crate-variant/Cargo.toml -- --check
+cargo clippy --manifest-path bench/metrics-crate-variant/Cargo.toml --target-dir target --locked -- -D warnings
 
 step "browser, HTTP and interoperability tests (node --test)"
 # One local stack (issuer + cargo lambda watch) for the HTTP and browser tests, stopped on exit.

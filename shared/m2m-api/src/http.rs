@@ -59,9 +59,10 @@ impl Cors {
 }
 
 /// How a request was answered, kept in the response's extensions for the request's log line and metrics
-/// (written by [`crate::RequestLog`] once the response is ready).
+/// (written by [`crate::RequestLog`] once the response is ready; a layer of one's own may read it too). A
+/// response without it is a success, or a preflight the CORS layer answered.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Answered {
+pub struct Answered {
     pub outcome: Outcome,
     /// The error kind of an error response.
     pub error: Option<&'static str>,

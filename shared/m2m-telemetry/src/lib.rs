@@ -10,6 +10,6 @@ mod request_line;
 pub use logging::{
     LEVEL_CAPS, LogFormat, LogSettings, init_telemetry, lambda_json_layer, text_layer,
 };
-pub use metrics::{MetricsSettings, install_metrics};
+pub use metrics::{COUNTERS, MetricsSettings, install_metrics};
 pub use outcome::Outcome;
 pub use request_line::{RequestLine, install_json_request_lines};

@@ -60,7 +60,7 @@ impl MetricsSettings {
 /// `[Function]`). The crates that count name them through the `metrics` facade
 /// (`metrics::counter!("JwksFetches").increment(1)`); [`install_metrics`] installs the recorder that keeps
 /// their totals here. A new counter is one more name.
-const COUNTERS: [&str; 8] = [
+pub const COUNTERS: [&str; 8] = [
     "JwksFetches",
     "JwksFetchFailures",
     "SecretReadFailures",
