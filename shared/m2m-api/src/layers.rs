@@ -150,6 +150,7 @@ where
 
 /// Writes one log line and one metrics record per request: method, route, status, latency, outcome and
 /// error kind (docs/contract.md section 2), never a token.
+///
 /// [`ApiLayer`] puts it in front of the protected and token functions; alone, it is whoami's only layer
 /// (`ServiceBuilder::layer_fn(RequestLog::new)`).
 #[derive(Debug, Clone)]

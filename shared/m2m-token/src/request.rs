@@ -75,6 +75,12 @@ fn identifier(field: &str, value: &Value) -> Result<String, TokenError> {
     }
 }
 
+/// An access key (or OAuth client secret, or client id): 1-1024 printable ASCII characters without spaces,
+/// wherever it comes from (a request body, the secret, the environment).
+pub(crate) fn is_access_key(text: &str) -> bool {
+    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn access_key(value: &Value) -> Result<String, TokenError> {
     match value.as_str() {
         Some(text) if is_access_key(text) => Ok(text.to_owned()),
@@ -86,12 +92,6 @@ fn access_key(value: &Value) -> Result<String, TokenError> {
 }
 
 /// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-/// An access key (or OAuth client secret, or client id): 1-1024 printable ASCII characters without spaces,
-/// wherever it comes from (a request body, the secret, the environment).
-pub(crate) fn is_access_key(text: &str) -> bool {
-    (1..=1024).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
-}
-
 pub(crate) fn is_scope_token(text: &str) -> bool {
     (1..=128).contains(&text.len())
         && text
