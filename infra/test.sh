@@ -10,8 +10,8 @@
 #   4. cfn-lint on the CDK synth output
 #   5. CDK assertion tests (aws-cdk-lib/assertions under node --test)
 #   6. drift check: SAM == CDK (what each tool writes its own way, normalised) == Cargo.toml router, Ref targets,
-#      stack.json's variables read by the Rust code; plus its self-test (mutated copies must fail) and
-#      broken-file runs that must fail with their own error
+#      stack.json's variables read by the Rust code; its own test (test_check_drift.py: mutated copies must
+#      fail) and broken-file runs that must fail with their own error
 #   7. SAM's own transform (offline): the generated OpenAPI body has the routes, authorization, authorizer,
 #      endpoint setting, throttling and permissions intended (and broken copies fail)
 #   8. build-release.sh argument handling (no build); upload-page.sh against a stub `aws` command
@@ -126,7 +126,9 @@ step "CDK assertion tests (node --test)" cdk_tests
 
 # ------------------------------------------------------------------------------------------------ drift
 drift() { "$VENV/bin/python" "$INFRA/tests/check_drift.py" --sam "$1" --cdk "$CDK_TEMPLATE" --repo "$REPO" "${@:2}"; }
-step_verbose "drift check SAM vs CDK vs Cargo.toml vs code (+ self-test)" drift "$INFRA/template.yaml" --self-test
+step_verbose "drift check SAM vs CDK vs Cargo.toml vs code" drift "$INFRA/template.yaml"
+step_verbose "drift check's own test (mutated copies must fail)" "$VENV/bin/python" "$INFRA/tests/test_check_drift.py" \
+  --sam "$INFRA/template.yaml" --cdk "$CDK_TEMPLATE" --repo "$REPO"
 # The same check on deliberately broken files must fail with an error the real template does not have (so these
 # steps cannot pass just because the real inputs already fail, e.g. before other branches are merged).
 must_fail() { if "$@"; then echo "expected a failure, got success"; return 1; fi; return 0; }

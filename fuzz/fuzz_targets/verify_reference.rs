@@ -1,5 +1,5 @@
 //! The differential target: arbitrary input shaped into a signed token, given to the verifier and to
-//! `jsonwebtoken` (shared/jwt-reference) at the same second. Whatever the verifier accepts, `jsonwebtoken`
+//! `jsonwebtoken` (tests/jwt-reference) at the same second. Whatever the verifier accepts, `jsonwebtoken`
 //! must accept with the same claims, and every other difference must be a documented case (docs/contract.md
 //! section 3, "Where this verifier is stricter than jsonwebtoken").
 //!

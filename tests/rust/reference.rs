@@ -1,5 +1,5 @@
 //! The differential test: `jsonwebtoken` is the independent reference the verifier is checked against
-//! (shared/jwt-reference). Tokens across the space (every supported algorithm and key, the time claims
+//! (tests/jwt-reference). Tokens across the space (every supported algorithm and key, the time claims
 //! around their boundaries with each leeway, issuer and audience variants, header variants, duplicate
 //! members, tampered signatures) are given to both at the same second. Whatever the verifier accepts,
 //! `jsonwebtoken::decode` with the equivalent `Validation` must accept with the same claims, and every other
