@@ -90,7 +90,8 @@ def self_test(sam_t: dict, cdk_t: dict, inputs: Inputs) -> list[str]:
     """Every mutant must ADD an error containing the expected fragment (errors of the real inputs do not count)."""
     baseline, failures = set(run_checks(sam_t, cdk_t, inputs)), []
     for title, fragment, target, path, value in MUTANTS:
-        s, c, i = copy.deepcopy(sam_t), copy.deepcopy(cdk_t), Inputs(dict(inputs.router), set(inputs.literals), set(inputs.packages), copy.deepcopy(inputs.facts))
+        s, c = copy.deepcopy(sam_t), copy.deepcopy(cdk_t)
+        i = Inputs(dict(inputs.router), set(inputs.literals), set(inputs.packages), copy.deepcopy(inputs.facts))
         try:
             path(i) if target == "i" else mutate(s if target == "s" else c, path, value)
         except Exception as e:  # the mutation no longer applies: the self-test needs updating
