@@ -10,107 +10,44 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use descope_local::{IssuerConfig, LocalIssuer, MAX_SESSION_TTL_SECONDS, validate_project_id};
 
-const USAGE: &str = "\
-usage: descope-local [--port N] [--host ADDR] [--keys FILE] [--ttl SECONDS] [--project-id ID]
-
-  --port N           port to listen on (default 4040; 0 = a free port)
-  --host ADDR        address to bind (default 127.0.0.1)
-  --keys FILE        key file (JSON; default: the built-in dev keys)
-  --ttl SECONDS      session token lifetime (overrides the key file)
-  --project-id ID    project id (overrides the key file)
-  -h, --help         this help
-
-Routes: POST /v1/auth/accesskey/exchange, GET /v2/keys/{projectId}, GET /{projectId}/.well-known/jwks.json,
-GET /{projectId}/.well-known/openid-configuration, GET /v1/mgmt/license,
-POST /local/rotate-keys (local only: rotate the signing key).";
-
-const DEFAULT_PORT: u16 = 4040;
-
-#[derive(Debug)]
+#[derive(Debug, Parser)]
+#[command(
+    name = "descope-local",
+    about = "A local, Descope-compatible issuer for machine-to-machine access keys.",
+    after_help = "Routes: POST /v1/auth/accesskey/exchange, GET /v2/keys/{projectId}, \
+GET /{projectId}/.well-known/jwks.json, GET /{projectId}/.well-known/openid-configuration, \
+GET /v1/mgmt/license, POST /local/rotate-keys (local only: rotate the signing key)."
+)]
 struct Options {
+    /// Port to listen on (0 = a free port)
+    #[arg(long, default_value_t = 4040)]
     port: u16,
+    /// Address to bind
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
+    /// Key file (JSON; default: the built-in dev keys)
+    #[arg(long, value_name = "FILE")]
     keys: Option<PathBuf>,
+    /// Session token lifetime (overrides the key file)
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=MAX_SESSION_TTL_SECONDS))]
     ttl: Option<u64>,
+    /// Project id (overrides the key file)
+    #[arg(long, value_name = "ID", value_parser = project_id)]
     project_id: Option<String>,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        port: DEFAULT_PORT,
-        host: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        keys: None,
-        ttl: None,
-        project_id: None,
-    };
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                (flag.to_owned(), Some(value.to_owned()))
-            }
-            _ => (arg.clone(), None),
-        };
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--port" => {
-                let v = value()?;
-                options.port = v
-                    .parse()
-                    .map_err(|_| format!("--port: '{v}' is not a port number (0-65535)"))?;
-            }
-            "--host" => {
-                let v = value()?;
-                options.host = v
-                    .parse()
-                    .map_err(|_| format!("--host: '{v}' is not an IP address"))?;
-            }
-            "--keys" => options.keys = Some(PathBuf::from(value()?)),
-            "--ttl" => {
-                let v = value()?;
-                let ttl: u64 = v
-                    .parse()
-                    .map_err(|_| format!("--ttl: '{v}' is not a number of seconds"))?;
-                if ttl == 0 || ttl > MAX_SESSION_TTL_SECONDS {
-                    return Err(format!(
-                        "--ttl must be between 1 and {MAX_SESSION_TTL_SECONDS} seconds"
-                    ));
-                }
-                options.ttl = Some(ttl);
-            }
-            "--project-id" => {
-                let v = value()?;
-                validate_project_id(&v).map_err(|e| format!("--project-id: {e}"))?;
-                options.project_id = Some(v);
-            }
-            other => return Err(format!("unknown argument '{other}'")),
-        }
-    }
-    Ok(Some(options))
+fn project_id(value: &str) -> Result<String, String> {
+    validate_project_id(value)
+        .map_err(|_| "a project id is 1-128 characters of A-Za-z0-9_-".to_owned())?;
+    Ok(value.to_owned())
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("descope-local: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    // A usage error exits 2, --help 0.
+    let options = Options::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -215,14 +152,14 @@ async fn wait_for_signal() {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Result<Option<Options>, String> {
-        parse_args(list.iter().map(|s| s.to_string()))
+    fn args(list: &[&str]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("descope-local").chain(list.iter().copied()))
     }
 
     #[test]
     fn defaults() {
-        let options = args(&[]).unwrap().unwrap();
-        assert_eq!(options.port, DEFAULT_PORT);
+        let options = args(&[]).unwrap();
+        assert_eq!(options.port, 4040);
         assert_eq!(options.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert!(options.keys.is_none() && options.ttl.is_none() && options.project_id.is_none());
     }
@@ -240,14 +177,18 @@ mod tests {
             "--project-id",
             "P2X",
         ])
-        .unwrap()
         .unwrap();
         assert_eq!(options.port, 0);
         assert_eq!(options.host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         assert_eq!(options.keys, Some(PathBuf::from("k.json")));
         assert_eq!(options.ttl, Some(60));
         assert_eq!(options.project_id.as_deref(), Some("P2X"));
-        assert!(args(&["--help"]).unwrap().is_none());
+        let help = args(&["--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(
+            help.to_string().contains("POST /local/rotate-keys"),
+            "{help}"
+        );
     }
 
     #[test]
@@ -258,10 +199,14 @@ mod tests {
             &["--port", "70000"],
             &["--host", "localhost"],
             &["--ttl", "0"],
+            &["--ttl", "2592001"],
             &["--project-id", "bad id"],
             &["--verbose"],
         ] {
-            assert!(args(bad).is_err(), "{bad:?}");
+            let error = args(bad).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
         }
+        let error = args(&["--project-id", "bad id"]).unwrap_err().to_string();
+        assert!(error.contains("1-128 characters of A-Za-z0-9_-"), "{error}");
     }
 }

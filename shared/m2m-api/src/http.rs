@@ -1,8 +1,8 @@
 //! Responses and headers shared by every function, and the CORS settings (`CORS_ALLOWED_ORIGINS`).
 
 use crate::{ApiError, Refusal};
+use lambda_http::Response;
 use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use lambda_http::{Body, Request, Response};
 use m2m_auth::ConfigError;
 use m2m_telemetry::Outcome;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -159,16 +159,6 @@ pub fn security_headers(headers: &mut HeaderMap, csp: &'static str) {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(csp),
     );
-}
-
-/// The request body as bytes (API Gateway hands text or base64-decoded binary).
-pub fn body_bytes(request: &Request) -> &[u8] {
-    match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    }
 }
 
 /// Longest a request may take end to end (m2m_auth::budget).

@@ -13,8 +13,7 @@ mod whoami;
 
 pub use error::{ApiError, Refusal};
 pub use http::{
-    Answered, Cors, REQUEST_DEADLINE, body_bytes, json_response, security_headers,
-    succeeded_with_text,
+    Answered, Cors, REQUEST_DEADLINE, json_response, security_headers, succeeded_with_text,
 };
 pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantService};
 pub use protected::{

@@ -224,26 +224,14 @@ fn parse_algorithms(list: &str) -> Result<Vec<Algorithm>, ConfigError> {
 /// The most entries `VERIFIED_TOKEN_CACHE_ENTRIES` may ask for (the byte bound caps what they hold anyway).
 const MAX_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1_000_000;
 
+/// A whole number within `range`, or `default` when unset; the error names `variable`.
 pub fn parse_count(
     value: Option<String>,
     variable: &'static str,
     default: usize,
     range: std::ops::RangeInclusive<usize>,
 ) -> Result<usize, ConfigError> {
-    let Some(value) = value else {
-        return Ok(default);
-    };
-    match value.parse::<usize>() {
-        Ok(count) if range.contains(&count) => Ok(count),
-        _ => Err(ConfigError::new(
-            variable,
-            format!(
-                "must be a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
+    parse_in(value, variable, default, range, "")
 }
 
 /// The configuration lookup rule, written once for every function: a value is trimmed, and an empty value
@@ -263,15 +251,25 @@ pub fn parse_seconds(
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
+    parse_in(value, variable, default, range, " of seconds").map(Duration::from_secs)
+}
+
+fn parse_in<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    value: Option<String>,
+    variable: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<T, ConfigError> {
     let Some(value) = value else {
-        return Ok(Duration::from_secs(default));
+        return Ok(default);
     };
-    match value.parse::<u64>() {
-        Ok(secs) if range.contains(&secs) => Ok(Duration::from_secs(secs)),
+    match value.parse::<T>() {
+        Ok(number) if range.contains(&number) => Ok(number),
         _ => Err(ConfigError::new(
             variable,
             format!(
-                "must be a whole number of seconds from {} to {}",
+                "must be a whole number{unit} from {} to {}",
                 range.start(),
                 range.end()
             ),
@@ -285,8 +283,10 @@ pub fn parse_base_url(variable: &'static str, url: &str) -> Result<String, Confi
     let rest = if let Some(rest) = url.strip_prefix("https://") {
         rest
     } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', ':']).next().unwrap_or_default();
-        let loopback = host == "localhost" || host == "127.0.0.1" || rest.starts_with("[::1]");
+        let loopback = ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
+            (rest.strip_prefix(host))
+                .is_some_and(|after| after.is_empty() || after.starts_with([':', '/']))
+        });
         if !loopback {
             return Err(ConfigError::new(
                 variable,
@@ -433,5 +433,24 @@ mod tests {
         assert!(
             matches!(cfg.provider, Provider::Descope { ref base_url, .. } if base_url == "http://127.0.0.1:4000")
         );
+    }
+
+    #[test]
+    fn plain_http_only_on_a_loopback_host() {
+        for url in [
+            "http://localhost",
+            "http://127.0.0.1:4000/x",
+            "http://[::1]:8080",
+            "http://[::1]",
+        ] {
+            assert!(parse_base_url("V", url).is_ok(), "{url}");
+        }
+        for url in [
+            "http://[::1]evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+        ] {
+            assert!(parse_base_url("V", url).is_err(), "{url}");
+        }
     }
 }

@@ -38,31 +38,27 @@ pub async fn get_json(
     timeout: Duration,
     max_bytes: usize,
 ) -> Result<Value, FetchError> {
-    let request = async {
-        let response = client
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(FetchError::Status(status));
-        }
-        let is_json = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
-        if !is_json {
-            return Err(FetchError::NotJson);
-        }
-        let body = read_capped(response, max_bytes).await?;
-        serde_json::from_slice::<Value>(&body).map_err(|_| FetchError::NotJson)
-    };
-    match tokio::time::timeout(timeout, request).await {
-        Ok(result) => result,
-        Err(_) => Err(FetchError::Timeout),
+    // reqwest's timeout runs from connecting until the body is read, and reads as `is_timeout`.
+    let response = client
+        .get(url)
+        .header("accept", "application/json")
+        .timeout(timeout)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(FetchError::Status(status));
     }
+    let is_json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+    if !is_json {
+        return Err(FetchError::NotJson);
+    }
+    let body = read_capped(response, max_bytes).await?;
+    serde_json::from_slice::<Value>(&body).map_err(|_| FetchError::NotJson)
 }
 
 /// Reads a response body, giving up as soon as it grows past `max_bytes`.
@@ -126,12 +122,7 @@ impl Discovery {
                     self.issuer.trim_end_matches('/')
                 );
                 let document = get_json(&self.client, &url, self.timeout, 64 * 1024).await?;
-                let text = |name: &str| {
-                    document
-                        .get(name)
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                };
+                let text = |name: &str| Some(document.get(name)?.as_str()?.to_owned());
                 // OpenID Connect Discovery 1.0 section 4.3: the document must name the issuer it was asked for.
                 if text("issuer").as_deref() != Some(self.issuer.as_str()) {
                     return Err(FetchError::Invalid(

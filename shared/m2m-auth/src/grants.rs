@@ -102,6 +102,14 @@ fn scope_set_opt(value: Option<&Value>) -> BTreeSet<String> {
     value.map(scope_set).unwrap_or_default()
 }
 
+/// A grant or a requested scope: an RFC 6749 section 3.3 scope-token (`%x21 / %x23-5B / %x5D-7E`), 1-128 long.
+pub fn is_scope_token(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
 /// What an endpoint requires of a valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Require {

@@ -29,7 +29,7 @@ pub use config::{
     AuthConfig, ConfigError, Provider, is_identifier, parse_count, parse_seconds, trimmed,
 };
 pub use error::VerifyError;
-pub use grants::{GrantModel, Grants, Require};
+pub use grants::{GrantModel, Grants, Require, is_scope_token};
 pub use jwks::{JwksCache, JwksCacheOptions, JwksLocation, MIN_UNKNOWN_KID_REFRESH_INTERVAL};
 pub use jws::MAX_TOKEN_BYTES;
 pub use strict_json::{StrictJsonError, parse_strict_object};

@@ -6,7 +6,7 @@
 //! the `*` it becomes in a policy's resource ARN does, so that the decision for a request and the policy a
 //! REST `TOKEN` authorizer caches can never disagree.
 
-use m2m_auth::{Grants, Require, parse_strict_object};
+use m2m_auth::{Grants, Require, is_scope_token, parse_strict_object};
 use std::fmt;
 
 const METHODS: [&str; 8] = [
@@ -145,7 +145,7 @@ impl RouteGrants {
         for (key, grant) in &object {
             let pattern = RoutePattern::parse(key)?;
             let grant = match grant.as_str() {
-                Some(grant) if is_grant(grant) => grant,
+                Some(grant) if is_scope_token(grant) => grant,
                 _ => {
                     return Err(format!(
                         "the grant of '{}' must be a string of 1-128 characters of the OAuth 2.0 scope character set",
@@ -172,14 +172,6 @@ impl RouteGrants {
             .filter(|(pattern, _)| pattern.matches(target))
             .find_map(|(_, require)| require.check(grants).err())
     }
-}
-
-/// RFC 6749 section 3.3 scope-token, 1-128 characters.
-fn is_grant(text: &str) -> bool {
-    (1..=128).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// An execute-api ARN (`arn:aws:execute-api:region:account:api/stage/METHOD/path`), split into the API's

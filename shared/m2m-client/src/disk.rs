@@ -37,8 +37,8 @@ pub(crate) fn read_private(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
-/// Writes `bytes` to `path` through a temporary file (mode 0600) renamed over it, in a directory
-/// created with mode 0700.
+/// Writes `bytes` to `path` through a temporary file (mode 0600, a fresh name each time, so writers in one
+/// process do not meet) renamed over it, in a directory created with mode 0700.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let fail = |path: &Path, error: std::io::Error| Error::Cache {
         path: path.display().to_string(),
@@ -53,25 +53,43 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         builder.mode(0o700);
     }
     builder.create(dir).map_err(|e| fail(dir, e))?;
-    let temporary = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("token"),
-        std::process::id()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let _ = std::fs::remove_file(&temporary);
-    let mut file = options.open(&temporary).map_err(|e| fail(&temporary, e))?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    if let Err(error) = written.and_then(|()| std::fs::rename(&temporary, path)) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(fail(path, error));
-    }
+    // tempfile removes it again if anything below fails.
+    let mut file = tempfile::Builder::new()
+        .prefix(".m2m-token")
+        .tempfile_in(dir)
+        .map_err(|e| fail(dir, e))?;
+    (file
+        .write_all(bytes)
+        .and_then(|()| file.as_file().sync_all()))
+    .map_err(|e| fail(file.path(), e))?;
+    file.persist(path).map_err(|e| fail(path, e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writers_in_one_process_do_not_undo_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache").join("token");
+        std::thread::scope(|scope| {
+            for writer in 0..8u8 {
+                let path = &path;
+                scope.spawn(move || {
+                    for _ in 0..200 {
+                        write_private(path, &[b'a' + writer; 64]).expect("every write lands");
+                    }
+                });
+            }
+        });
+        let text = read_private(&path).expect("a private file");
+        assert!(
+            text.len() == 64 && text.bytes().all(|b| b == text.as_bytes()[0]),
+            "{text}"
+        );
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "temporary files left behind: {left:?}");
+    }
 }

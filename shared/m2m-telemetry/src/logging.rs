@@ -1,5 +1,6 @@
 //! The functions' log lines: what is logged, in which format, at which level (docs/contract.md section 2).
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// Targets whose verbose lines can carry what must never be logged, and the most verbose level each may
@@ -185,13 +186,12 @@ where
         .with_writer(writer)
 }
 
-/// `2026-12-01T09:19:41.123Z`. `time` is linked already (by the AWS SDK's date types); its formatting
-/// descriptions are not, so the fields are written out here.
+/// `2026-12-01T09:19:41.123Z`, as the per-request lines write it.
 struct Rfc3339Millis;
 
 impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Millis {
     fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
-        let text = rfc3339_millis(time::OffsetDateTime::now_utc());
+        let text = rfc3339_millis(SystemTime::now());
         w.write_str(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
     }
 }
@@ -205,35 +205,24 @@ pub(crate) struct Timestamp {
 
 impl Timestamp {
     pub(crate) fn now() -> Self {
-        let now = std::time::SystemTime::now();
+        let now = SystemTime::now();
         Timestamp {
             unix_ms: now
-                .duration_since(std::time::UNIX_EPOCH)
+                .duration_since(UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_millis()),
-            rfc3339: rfc3339_millis(now.into()),
+            rfc3339: rfc3339_millis(now),
         }
     }
 }
 
-/// `at` (UTC) as `2026-12-01T09:19:41.123Z`, digit by digit: every request's log and metrics lines carry
-/// one, and `write!` with padded fields cost more than the rest of those lines.
-pub(crate) fn rfc3339_millis(at: time::OffsetDateTime) -> [u8; 24] {
-    fn digits<const N: usize>(out: &mut [u8], value: u32) {
-        let mut value = value;
-        for slot in out[..N].iter_mut().rev() {
-            *slot = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    }
+/// `at` (UTC) as `2026-12-01T09:19:41.123Z`, by humantime. It writes the years 1970 to 9999 only (it panics
+/// before, fails after), so a clock outside them, which no host this runs on has, is written as the nearer end.
+pub(crate) fn rfc3339_millis(at: SystemTime) -> [u8; 24] {
+    let last = UNIX_EPOCH + Duration::from_millis(253_402_300_799_999);
     let mut text = *b"0000-00-00T00:00:00.000Z";
-    // Years before 0 or after 9999 cannot come from a clock this code runs on; they are written modulo 10,000.
-    digits::<4>(&mut text[0..], at.year().rem_euclid(10_000) as u32);
-    digits::<2>(&mut text[5..], u8::from(at.month()).into());
-    digits::<2>(&mut text[8..], at.day().into());
-    digits::<2>(&mut text[11..], at.hour().into());
-    digits::<2>(&mut text[14..], at.minute().into());
-    digits::<2>(&mut text[17..], at.second().into());
-    digits::<3>(&mut text[20..], at.millisecond().into());
+    let formatted = humantime::format_rfc3339_millis(at.clamp(UNIX_EPOCH, last));
+    // 24 bytes exactly for every instant in that range: the write cannot fall short.
+    let _ = std::io::Write::write_fmt(&mut &mut text[..], format_args!("{formatted}"));
     text
 }
 
@@ -246,15 +235,25 @@ pub(crate) mod tests {
     #[test]
     fn timestamps_are_rfc3339_utc_with_milliseconds() {
         let at = |nanos: i128| {
-            let text =
-                rfc3339_millis(time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap());
-            String::from_utf8(text.to_vec()).unwrap()
+            let since = Duration::new(
+                (nanos.abs() / 1_000_000_000) as u64,
+                (nanos.abs() % 1_000_000_000) as u32,
+            );
+            let instant = if nanos < 0 {
+                UNIX_EPOCH - since
+            } else {
+                UNIX_EPOCH + since
+            };
+            String::from_utf8(rfc3339_millis(instant).to_vec()).unwrap()
         };
         assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(at(1_796_137_613_987_654_321), "2026-12-01T15:06:53.987Z");
         assert_eq!(at(951_825_599_999_999_999), "2000-02-29T11:59:59.999Z");
         assert_eq!(at(253_402_300_799_000_000_000), "9999-12-31T23:59:59.000Z");
-        // Against the formatting machinery, over a spread of instants.
+        // A clock outside humantime's years gives the nearer end, not a panic or a short line.
+        assert_eq!(at(-1_000_000_000), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(253_402_300_800_000_000_000), "9999-12-31T23:59:59.999Z");
+        // Against time's calendar, over a spread of instants.
         for step in 0..2_000i128 {
             let nanos = step * 3_155_695_200_000_000 + step * 7_777_777;
             let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();

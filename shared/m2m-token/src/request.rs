@@ -2,7 +2,7 @@
 //! echoes a value (a misplaced access key must not come back in an error).
 
 use crate::TokenError;
-use m2m_auth::{StrictJsonError, is_identifier, parse_strict_object};
+use m2m_auth::{StrictJsonError, is_identifier, is_scope_token, parse_strict_object};
 use serde_json::Value;
 
 /// Largest accepted request body.
@@ -89,14 +89,6 @@ fn access_key(value: &Value) -> Result<String, TokenError> {
                 .into(),
         )),
     }
-}
-
-/// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-pub(crate) fn is_scope_token(text: &str) -> bool {
-    (1..=128).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 fn scopes(value: &Value) -> Result<Vec<String>, TokenError> {

@@ -8,11 +8,12 @@ use crate::issued::{
 use crate::provider::ExchangeFacts;
 use crate::{TokenError, TokenRequest};
 use lambda_http::{Body, Request, Response};
-use m2m_api::{Cors, REQUEST_DEADLINE, body_bytes, succeeded_with_text};
+use m2m_api::{Cors, REQUEST_DEADLINE, succeeded_with_text};
 use m2m_auth::fetch::build_client;
 use m2m_auth::{AuthConfig, ConfigError, Verifier};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Total time allowed for one call to the provider.
@@ -20,7 +21,7 @@ const PROVIDER_TIMEOUT: Duration = m2m_auth::budget::PROVIDER_CALL;
 /// Verifiers (each with its key cache) kept for other projects named in requests, besides the configured
 /// project's, which is never evicted: a caller cycling through projects must not make every exchange for the
 /// configured project pay a key fetch.
-const MAX_OTHER_PROJECT_VERIFIERS: usize = 16;
+const MAX_OTHER_PROJECT_VERIFIERS: NonZeroUsize = NonZeroUsize::new(16).unwrap();
 
 /// Everything the token function is configured with.
 #[derive(Debug, Clone)]
@@ -70,14 +71,14 @@ pub struct TokenApi {
 /// projects cannot evict the configured project's keys (and make every exchange for it pay a key fetch).
 pub(crate) struct ProjectVerifiers<V> {
     configured: Option<(String, Arc<V>)>,
-    others: Mutex<Vec<(String, Arc<V>)>>,
+    others: Mutex<lru::LruCache<String, Arc<V>>>,
 }
 
 impl<V> ProjectVerifiers<V> {
     pub(crate) fn new(configured: Option<(String, V)>) -> Self {
         ProjectVerifiers {
             configured: configured.map(|(id, value)| (id, Arc::new(value))),
-            others: Mutex::new(Vec::new()),
+            others: Mutex::new(lru::LruCache::new(MAX_OTHER_PROJECT_VERIFIERS)),
         }
     }
 
@@ -87,28 +88,19 @@ impl<V> ProjectVerifiers<V> {
         {
             return value.clone();
         }
-        let mut others = self
-            .others
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(index) = others.iter().position(|(id, _)| id == project_id) {
-            let entry = others.remove(index);
-            let value = entry.1.clone();
-            others.push(entry);
-            return value;
-        }
-        if others.len() >= MAX_OTHER_PROJECT_VERIFIERS {
-            others.remove(0);
+        let mut others = self.others.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(value) = others.get(project_id) {
+            return value.clone();
         }
         let value = Arc::new(make());
-        others.push((project_id.to_owned(), value.clone()));
+        others.put(project_id.to_owned(), value.clone());
         value
     }
 
     pub(crate) fn others(&self) -> usize {
         self.others
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
 }
@@ -147,7 +139,7 @@ impl TokenApi {
         &self,
         request: &Request,
     ) -> Result<std::sync::Arc<str>, std::sync::Arc<TokenError>> {
-        let body = TokenRequest::parse(body_bytes(request))?;
+        let body = TokenRequest::parse(request.body().as_ref())?;
         if body.tenant.is_some() && !self.issuer.auth.provider.has_tenants() {
             return Err(TokenError::BadRequest(
                 "'tenant' is not supported with AUTH_PROVIDER=oidc".into(),
@@ -323,7 +315,7 @@ mod tests {
                 assert!(Arc::ptr_eq(&configured, &again));
             }
         }
-        assert_eq!(verifiers.others(), MAX_OTHER_PROJECT_VERIFIERS);
+        assert_eq!(verifiers.others(), MAX_OTHER_PROJECT_VERIFIERS.get());
         // The most recently used other project is still there; the oldest is gone.
         assert_eq!(*verifiers.get("P2Other39", || 7), 239);
         assert_eq!(*verifiers.get("P2Other0", || 7), 7);

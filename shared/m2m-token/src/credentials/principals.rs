@@ -100,7 +100,7 @@ impl Allowance {
                     .all(serde_json::Value::is_string)
                     .then_some(Allowance::All);
             }
-            if !crate::request::is_scope_token(grant) {
+            if !m2m_auth::is_scope_token(grant) {
                 return None;
             }
             if !grants.iter().any(|g| g == grant) {
