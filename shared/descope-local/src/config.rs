@@ -186,7 +186,7 @@ impl IssuerConfig {
             let at = format!("accessKeys[{index}]");
             if key.id.is_empty()
                 || key.id.len() > 128
-                || !key.id.bytes().all(is_printable_token_byte)
+                || !key.id.bytes().all(|b| b.is_ascii_graphic())
             {
                 return Err(IssuerError::Invalid(format!(
                     "{at}: id must be 1-128 printable ASCII characters without spaces"
@@ -209,7 +209,7 @@ impl IssuerConfig {
             if !key
                 .secret
                 .bytes()
-                .all(|b| is_printable_token_byte(b) && b != b':')
+                .all(|b| b.is_ascii_graphic() && b != b':')
             {
                 return Err(IssuerError::Invalid(format!(
                     "{at}: secret must be printable ASCII without spaces or ':'"
@@ -241,10 +241,6 @@ pub fn validate_project_id(project_id: &str) -> Result<(), IssuerError> {
         ));
     }
     Ok(())
-}
-
-fn is_printable_token_byte(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b)
 }
 
 #[cfg(test)]

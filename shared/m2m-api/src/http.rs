@@ -161,9 +161,6 @@ pub fn security_headers(headers: &mut HeaderMap, csp: &'static str) {
     );
 }
 
-/// Longest a request may take end to end (m2m_auth::budget).
-pub const REQUEST_DEADLINE: std::time::Duration = m2m_auth::budget::REQUEST_DEADLINE;
-
 #[cfg(test)]
 mod tests {
     use super::Cors;

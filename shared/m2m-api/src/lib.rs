@@ -12,9 +12,7 @@ mod runtime;
 mod whoami;
 
 pub use error::{ApiError, Refusal};
-pub use http::{
-    Answered, Cors, REQUEST_DEADLINE, json_response, security_headers, succeeded_with_text,
-};
+pub use http::{Answered, Cors, json_response, security_headers, succeeded_with_text};
 pub use layers::{ApiLayer, PostOnly, RequestLog, RequireGrant, RequireGrantService};
 pub use protected::{
     ADMIN, PROTECTED, ProtectedApi, Protection, USER, succeeded, verifier, verifier_from_env,

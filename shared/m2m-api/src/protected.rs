@@ -89,10 +89,6 @@ impl ProtectedApi {
         })
     }
 
-    pub fn from_env(protection: Protection) -> Result<Self, ConfigError> {
-        Self::new(protection, &AuthConfig::from_env()?, Cors::from_env()?)
-    }
-
     pub fn verifier(&self) -> &Verifier {
         &self.verifier
     }

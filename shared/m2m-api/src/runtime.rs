@@ -85,7 +85,7 @@ impl LineSlot {
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<RequestLine>> {
         self.0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn put(&self, line: RequestLine) {

@@ -8,6 +8,12 @@
 use aws_lc_rs::signature::{self, VerificationAlgorithm};
 use jsonwebtoken::jwk::KeyAlgorithm;
 
+/// How aws-lc-rs takes a key: RSA as its components (`n`, `e`), the others as their bytes.
+pub(crate) enum Verification {
+    Rsa(&'static signature::RsaParameters),
+    Bytes(&'static dyn VerificationAlgorithm),
+}
+
 /// A JWS `alg` this crate can verify. `none` and the HMAC family are not among them: a verifier holding
 /// only public keys must never treat one of them as a shared secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,17 +89,18 @@ impl Algorithm {
     }
 
     /// The aws-lc-rs verification a key is parsed for. RSA keys outside 2048–8192 bits are refused by it.
-    pub(crate) fn verification(self) -> &'static dyn VerificationAlgorithm {
+    pub(crate) fn verification(self) -> Verification {
+        use Verification::{Bytes, Rsa};
         match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            Algorithm::EdDSA => &signature::ED25519,
+            Algorithm::RS256 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
+            Algorithm::RS384 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA384),
+            Algorithm::RS512 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA512),
+            Algorithm::PS256 => Rsa(&signature::RSA_PSS_2048_8192_SHA256),
+            Algorithm::PS384 => Rsa(&signature::RSA_PSS_2048_8192_SHA384),
+            Algorithm::PS512 => Rsa(&signature::RSA_PSS_2048_8192_SHA512),
+            Algorithm::ES256 => Bytes(&signature::ECDSA_P256_SHA256_FIXED),
+            Algorithm::ES384 => Bytes(&signature::ECDSA_P384_SHA384_FIXED),
+            Algorithm::EdDSA => Bytes(&signature::ED25519),
         }
     }
 

@@ -85,7 +85,6 @@ pub async fn read_capped(
 /// What discovery tells about an OpenID Connect / OAuth 2.0 provider.
 #[derive(Debug, Clone)]
 pub struct ProviderMetadata {
-    pub issuer: String,
     pub jwks_uri: String,
     pub token_endpoint: Option<String>,
 }
@@ -138,7 +137,6 @@ impl Discovery {
                     })?;
                 }
                 Ok(ProviderMetadata {
-                    issuer: self.issuer.clone(),
                     jwks_uri,
                     token_endpoint,
                 })

@@ -11,7 +11,7 @@ use crate::{VerifyError, fetch};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// The least time between two refreshes caused by unknown `kid`s, and between a failed fetch and the next.
@@ -195,7 +195,7 @@ impl JwksCache {
         let state = cache
             .state
             .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(PoisonError::into_inner);
         state.keys = keys;
         state.fetched_at = Some(Instant::now());
         cache
@@ -224,9 +224,7 @@ impl JwksCache {
     fn read_state(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
         // A panic while holding the lock cannot leave the state half-written (every write is one
         // assignment), so a poisoned lock is still safe to use.
-        self.state
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The key this cache holds for `kid`, without fetching: a preloaded key, or a fetched one while it is
@@ -267,10 +265,7 @@ impl JwksCache {
         let started = Instant::now();
         let outcome =
             tracing::Instrument::instrument(self.fetch(), tracing::info_span!("jwks_fetch")).await;
-        let mut state = self
-            .state
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.attempts += 1;
         if unknown_kid {
             state.last_unknown_kid_refresh = Some(started);
@@ -308,10 +303,7 @@ impl JwksCache {
                 .await;
         match outcome {
             Ok(keys) => {
-                let mut state = self
-                    .state
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
                 tracing::info!(keys = keys.len(), "signing keys fetched during init");
                 state.attempts += 1;
                 state.keys = keys;

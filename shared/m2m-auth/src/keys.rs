@@ -1,8 +1,8 @@
 //! Signing keys from a JWKS, parsed once when the set is fetched so that verifying costs only the
 //! signature check itself.
 
-use crate::algorithm::{Algorithm, KeyKind};
-use aws_lc_rs::signature::ParsedPublicKey;
+use crate::algorithm::{Algorithm, KeyKind, Verification};
+use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
@@ -60,10 +60,10 @@ pub(crate) fn parse_jwk(
         Some(alg) => Some(Algorithm::from_key_algorithm(alg).ok_or("unsupported alg")?),
     };
     let (material, kind) = match &jwk.algorithm {
-        AlgorithmParameters::RSA(rsa) => (rsa_public_key_der(&rsa.n, &rsa.e)?, KeyKind::Rsa),
+        AlgorithmParameters::RSA(rsa) => (rsa_components(&rsa.n, &rsa.e)?, KeyKind::Rsa),
         AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-            EllipticCurve::P256 => (ec_point(&ec.x, &ec.y, 32)?, KeyKind::P256),
-            EllipticCurve::P384 => (ec_point(&ec.x, &ec.y, 48)?, KeyKind::P384),
+            EllipticCurve::P256 => (Material::Bytes(ec_point(&ec.x, &ec.y, 32)?), KeyKind::P256),
+            EllipticCurve::P384 => (Material::Bytes(ec_point(&ec.x, &ec.y, 48)?), KeyKind::P384),
             _ => return Err("unsupported curve"),
         },
         AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
@@ -71,7 +71,7 @@ pub(crate) fn parse_jwk(
             if x.len() != 32 {
                 return Err("bad Ed25519 key");
             }
-            (x, KeyKind::Ed25519)
+            (Material::Bytes(x), KeyKind::Ed25519)
         }
         AlgorithmParameters::OctetKey(_) => return Err("symmetric key"),
         // A `kty` it knows lands here too when a member it needs is missing or not a string.
@@ -89,9 +89,14 @@ pub(crate) fn parse_jwk(
         if alg.key_kind() != kind || declared_alg.is_some_and(|declared| declared != alg) {
             continue;
         }
-        let key =
-            ParsedPublicKey::new(alg.verification(), &material).map_err(|_| "key rejected")?;
-        verifiers.push((alg, key));
+        let key = match (alg.verification(), &material) {
+            (Verification::Rsa(params), Material::Rsa(rsa)) => rsa.to_parsed_public_key(params),
+            (Verification::Bytes(verification), Material::Bytes(bytes)) => {
+                ParsedPublicKey::new(verification, bytes)
+            }
+            _ => continue, // not reached: the key kinds matched
+        };
+        verifiers.push((alg, key.map_err(|_| "key rejected")?));
     }
     if verifiers.is_empty() {
         return Err("fits no accepted algorithm");
@@ -110,50 +115,36 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
-/// DER `RSAPublicKey` (RFC 8017 appendix A.1.1) from the JWK's `n` and `e`, after the strength checks.
-fn rsa_public_key_der(n: &str, e: &str) -> Result<Vec<u8>, Ignored> {
+/// A key as aws-lc-rs parses it.
+enum Material {
+    Rsa(RsaPublicKeyComponents<Vec<u8>>),
+    Bytes(Vec<u8>),
+}
+
+/// The JWK's `n` and `e`, after the strength checks.
+fn rsa_components(n: &str, e: &str) -> Result<Material, Ignored> {
     let n = decode(n)?;
     let e = decode(e)?;
-    let n = strip_leading_zeros(&n);
     if strip_leading_zeros(&e) != [0x01, 0x00, 0x01] {
         return Err("RSA exponent is not 65537");
     }
     // An empty (or all-zero) modulus is no key; checked before the bit count, which assumes a first byte.
-    let Some(&first) = n.first() else {
+    let modulus = strip_leading_zeros(&n);
+    let Some(&first) = modulus.first() else {
         return Err("RSA modulus is empty");
     };
-    let bits = n.len() * 8 - first.leading_zeros() as usize;
+    let bits = modulus.len() * 8 - first.leading_zeros() as usize;
     if bits < 2048 {
         return Err("RSA key shorter than 2048 bits");
     }
     if bits > 8192 {
         return Err("RSA key longer than 8192 bits");
     }
-    let mut body = der_integer(n);
-    body.extend(der_integer(&[0x01, 0x00, 0x01]));
-    let mut der = vec![0x30];
-    der.extend(der_length(body.len()));
-    der.extend(body);
-    Ok(der)
-}
-
-fn der_integer(magnitude: &[u8]) -> Vec<u8> {
-    let pad = magnitude.first().is_some_and(|b| b & 0x80 != 0);
-    let mut out = vec![0x02];
-    out.extend(der_length(magnitude.len() + usize::from(pad)));
-    if pad {
-        out.push(0);
-    }
-    out.extend_from_slice(magnitude);
-    out
-}
-
-fn der_length(len: usize) -> Vec<u8> {
-    match len {
-        0..=0x7f => vec![len as u8],
-        0x80..=0xff => vec![0x81, len as u8],
-        _ => vec![0x82, (len >> 8) as u8, len as u8],
-    }
+    // aws-lc-rs takes the integers without leading zeros.
+    Ok(Material::Rsa(RsaPublicKeyComponents {
+        n: modulus.to_vec(),
+        e: vec![0x01, 0x00, 0x01],
+    }))
 }
 
 /// Uncompressed SEC1 point from the JWK's `x` and `y`; the curve check happens when it is parsed.

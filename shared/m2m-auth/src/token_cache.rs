@@ -20,7 +20,7 @@ use crate::{JsonObject, MAX_TOKEN_BYTES};
 use lru::LruCache;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Entries kept by default (`VERIFIED_TOKEN_CACHE_ENTRIES`, docs/contract.md section 2).
 pub const DEFAULT_VERIFIED_TOKEN_CACHE_ENTRIES: usize = 1024;
@@ -146,11 +146,9 @@ impl VerifiedTokenCache {
     fn lock(&self) -> Option<MutexGuard<'_, Entries>> {
         // Every update below leaves the map and its byte count consistent before anything can panic, so a
         // poisoned lock is still safe to use.
-        self.entries.as_ref().map(|entries| {
-            entries
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        })
+        self.entries
+            .as_ref()
+            .map(|entries| entries.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The entry for exactly `token`, marked as the most recently used.

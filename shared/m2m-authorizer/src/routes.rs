@@ -7,7 +7,6 @@
 //! REST `TOKEN` authorizer caches can never disagree.
 
 use m2m_auth::{Grants, Require, is_scope_token, parse_strict_object};
-use std::fmt;
 
 const METHODS: [&str; 8] = [
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
@@ -211,12 +210,6 @@ impl<'a> MethodArn<'a> {
             stage: &arn[..stage_end],
             target,
         })
-    }
-}
-
-impl fmt::Display for MethodArn<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.stage, self.target)
     }
 }
 

@@ -60,12 +60,6 @@ impl AccessKey {
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }
-
-    /// `text` with every stretch that shares 8 consecutive characters with the key (or the whole key,
-    /// when shorter) replaced by `[redacted]`: the token function's own rule, applied again on this side.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        redact(text, &self.0)
-    }
 }
 
 impl std::fmt::Debug for AccessKey {
@@ -74,62 +68,9 @@ impl std::fmt::Debug for AccessKey {
     }
 }
 
-const WINDOW: usize = 8;
-
-pub(crate) fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        return text.to_owned();
-    }
-    let secret = secret.as_bytes();
-    let bytes = text.as_bytes();
-    let window = WINDOW.min(secret.len());
-    // Mark every byte of the text covered by a window that also occurs in the secret.
-    let mut covered = vec![false; bytes.len()];
-    if bytes.len() >= window {
-        for start in 0..=bytes.len() - window {
-            let piece = &bytes[start..start + window];
-            if secret.windows(window).any(|w| w == piece) {
-                covered[start..start + window]
-                    .iter_mut()
-                    .for_each(|c| *c = true);
-            }
-        }
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut in_secret = false;
-    for (index, ch) in text.char_indices() {
-        if covered[index] {
-            if !in_secret {
-                out.push_str("[redacted]");
-                in_secret = true;
-            }
-        } else {
-            in_secret = false;
-            out.push(ch);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_key_and_its_stretches_are_redacted() {
-        let key = "K2abcdefghijklmnop";
-        assert_eq!(
-            redact("bad key K2abcdefghijklmnop!", key),
-            "bad key [redacted]!"
-        );
-        assert_eq!(
-            redact("prefix cdefghij suffix", key),
-            "prefix [redacted] suffix"
-        );
-        assert_eq!(redact("nothing here", key), "nothing here");
-        assert_eq!(redact("short abc", "abc"), "short [redacted]");
-        assert_eq!(redact("ümlaut K2abcdefgh", key), "ümlaut [redacted]");
-    }
 
     #[test]
     fn keys_are_checked_and_trimmed() {

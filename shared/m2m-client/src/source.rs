@@ -18,6 +18,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait after failed refreshes (a longer `Retry-After` from the server still wins).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The longest server message an error passes on (the token function's own are far shorter).
+const MAX_MESSAGE_CHARS: usize = 1_000;
 /// A kept token is handed out only while it has at least this long to live (by the server's clock).
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(1);
 
@@ -362,12 +364,6 @@ impl TokenSource {
         )
     }
 
-    /// A token that the renewal rule still allows: the kept one, or a new one exchanged now (by this
-    /// task, or by the task already doing it, whose result every waiting task shares).
-    pub async fn token(&self) -> Result<Arc<Token>, Error> {
-        self.get().await
-    }
-
     /// Drops the kept token if it is `jwt` (a protected API refused it as `invalid_token`), so that the
     /// next [`token`](TokenSource::token) exchanges again. A token that was already replaced is left
     /// alone, so many tasks reporting the same refused token cause one refresh.
@@ -396,7 +392,9 @@ impl TokenSource {
         unix_ms((self.inner.clock)())
     }
 
-    async fn get(&self) -> Result<Arc<Token>, Error> {
+    /// A token that the renewal rule still allows: the kept one, or a new one exchanged now (by this
+    /// task, or by the task already doing it, whose result every waiting task shares).
+    pub async fn token(&self) -> Result<Arc<Token>, Error> {
         let seen = {
             let mut state = self.inner.state.lock().expect("token state");
             if !state.disk_read {
@@ -574,16 +572,17 @@ impl TokenSource {
             .text()
             .await
             .map_err(|e| (Error::from_reqwest(&url, inner.timeout, e), None))?;
-        let redact = |text: &str| match &inner.credential {
-            Credential::AccessKey(key) => key.redact(text),
-            Credential::Iam { .. } => text.to_owned(),
+        // The token function's own rule for what a remote says, applied again on this side.
+        let key = match &inner.credential {
+            Credential::AccessKey(key) => key.expose(),
+            Credential::Iam { .. } => "",
         };
         let answer: Option<Value> = serde_json::from_str(&text).ok();
         if !(200..300).contains(&status) {
             let message = answer
                 .as_ref()
                 .and_then(|a| a["error"].as_str())
-                .map(&redact);
+                .map(|message| m2m_redact::shown(message, key, MAX_MESSAGE_CHARS));
             let error = match (status, message) {
                 (429, message) => Error::RateLimited {
                     message: message.unwrap_or_else(|| "Too Many Requests".into()),
@@ -600,7 +599,7 @@ impl TokenSource {
                     status,
                     detail: format!(
                         "not the token function's error shape: {}",
-                        excerpt(&redact(&text))
+                        excerpt(&text, key)
                     ),
                 },
                 (_, Some(message)) => Error::UnexpectedAnswer {
@@ -728,11 +727,12 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     )
 }
 
-fn excerpt(text: &str) -> String {
-    let text = text.trim();
+/// The first 200 characters of an unexpected answer, as [`m2m_redact::shown`] shows them.
+fn excerpt(text: &str, key: &str) -> String {
+    let text = m2m_redact::shown(text.trim(), key, 201);
     match text.char_indices().nth(200) {
         Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_owned(),
+        None => text,
     }
 }
 

@@ -356,6 +356,44 @@ mod errors {
         assert!(!format!("{again:?}{again}").contains(key));
     }
 
+    /// A server that is not the token function (a proxy, a look-alike) and quotes the key back upper-cased
+    /// and split by zero-width spaces, in the error shape and in a page: the client's errors show none of it.
+    #[tokio::test]
+    async fn a_server_quoting_the_key_back_in_any_form_never_gets_it_shown() {
+        let key = "K2NotAKeyOfThisProjectAtAll";
+        let disguised: String = (key.to_ascii_uppercase().chars())
+            .map(|c| format!("{c}\u{200b}"))
+            .collect();
+        for (status, body) in [
+            (
+                401,
+                format!(r#"{{"success": false, "error": "bad key {disguised}"}}"#),
+            ),
+            (502, format!("<html>bad key {disguised}</html>")),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let answer = (axum::http::StatusCode::from_u16(status).unwrap(), body);
+            let app = axum::Router::new().fallback(move || async move { answer });
+            let server = tokio::spawn(async move { axum::serve(listener, app).await });
+            let tokens = TokenSource::access_key(&base, AccessKey::new(key).unwrap())
+                .build()
+                .unwrap();
+            let error = tokens.token().await.unwrap_err();
+            assert_eq!(error.status(), Some(status));
+            let shown = format!("{error} {error:?}").replace('\u{200b}', "");
+            assert!(shown.contains("bad key [redacted]"), "{shown}");
+            let folded = shown.to_ascii_lowercase();
+            for run in key.to_ascii_lowercase().as_bytes().windows(8) {
+                assert!(
+                    !folded.contains(std::str::from_utf8(run).unwrap()),
+                    "{shown}"
+                );
+            }
+            server.abort();
+        }
+    }
+
     #[tokio::test]
     async fn an_unreachable_stack_is_its_own_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

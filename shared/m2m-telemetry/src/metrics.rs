@@ -13,7 +13,7 @@ use crate::logging::Timestamp;
 use metrics::{Key, KeyName, Metadata, SharedString, Unit};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 /// What the metrics are published as (`METRICS_ENABLED`, `METRICS_NAMESPACE`, `AWS_LAMBDA_FUNCTION_NAME`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +210,7 @@ impl Emitter {
         let mut published = self
             .published
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(PoisonError::into_inner);
         for ((name, total), seen) in COUNTERS.iter().zip(TOTALS.iter()).zip(published.iter_mut()) {
             let total = total.load(Ordering::Relaxed);
             line.extend_from_slice(b",\"");

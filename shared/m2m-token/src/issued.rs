@@ -11,7 +11,7 @@ use crate::TokenError;
 use aws_lc_rs::hmac;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Entries kept when `ISSUED_TOKEN_CACHE_ENTRIES` is unset.
 pub const DEFAULT_ISSUED_TOKEN_CACHE_ENTRIES: usize = 256;
@@ -195,16 +195,14 @@ impl IssuedTokens {
         }
     }
 
-    /// How many entries are held (for tests).
-    pub(crate) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.slots.as_ref().map_or(0, |slots| lock(slots).len())
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use crate::issued::{
 use crate::provider::ExchangeFacts;
 use crate::{TokenError, TokenRequest};
 use lambda_http::{Body, Request, Response};
-use m2m_api::{Cors, REQUEST_DEADLINE, succeeded_with_text};
+use m2m_api::{Cors, succeeded_with_text};
+use m2m_auth::budget::REQUEST_DEADLINE;
 use m2m_auth::fetch::build_client;
 use m2m_auth::{AuthConfig, ConfigError, Verifier};
 use serde_json::json;
@@ -268,11 +269,6 @@ impl TokenApi {
         };
         let (keys, secret) = tokio::join!(keys, secret);
         keys && secret
-    }
-
-    /// How many handed-out tokens are kept to hand out again.
-    pub fn kept_tokens(&self) -> usize {
-        self.issued.len()
     }
 }
 

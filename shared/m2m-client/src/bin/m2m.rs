@@ -111,8 +111,8 @@ fn main() -> ExitCode {
         Err(error) => {
             let text = error.render().to_string();
             let text = match std::env::var("DESCOPE_ACCESS_KEY") {
-                Ok(key) if !key.trim().is_empty() => text.replace(key.trim(), "[redacted]"),
-                _ => text,
+                Ok(key) => m2m_redact::redact(&text, key.trim()),
+                Err(_) => text,
             };
             if error.use_stderr() {
                 eprint!("{text}");

@@ -257,17 +257,8 @@ impl Credentials {
         Credentials { settings, secret }
     }
 
-    pub fn settings(&self) -> &CredentialSettings {
-        &self.settings
-    }
-
     pub fn secret(&self) -> Option<&SecretSource> {
         self.secret.as_ref()
-    }
-
-    /// The configured project, whose verifier the token function keeps for good.
-    pub fn configured_project(&self) -> Option<&str> {
-        self.settings.project_id.as_deref()
     }
 
     /// docs/contract.md section 1: the caller's own key when it brings one; otherwise the stack's key, for

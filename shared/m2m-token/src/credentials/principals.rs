@@ -82,10 +82,6 @@ impl StackKeyPrincipals {
             .find(|(principal, _)| principal.matches(arn, session.as_ref()))
             .map(|(_, allowance)| allowance)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.listed.is_empty()
-    }
 }
 
 impl Allowance {
