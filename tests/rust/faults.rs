@@ -414,12 +414,20 @@ async fn weak_and_malformed_keys_are_ignored() {
     n_8200.extend(std::iter::repeat_n(0xC3, 1025));
     let mut n_leading_zero = vec![0];
     n_leading_zero.extend(&n);
+    let mut n_even = n.clone();
+    *n_even.last_mut().unwrap() &= 0xFE;
     let p256_point = |x: u8| json!({"kty": "EC", "crv": "P-256", "kid": good["kid"], "x": b64([x; 32]), "y": b64([x; 32])});
     type WeakKeyCase<'a> = (&'a str, Value, &'a [(&'a str, &'a str)], u16);
     let cases: Vec<WeakKeyCase> = vec![
         ("RSA 2047 bits", with(json!({"n": b64(&n_2047)})), &[], 503),
         ("RSA 8200 bits", with(json!({"n": b64(&n_8200)})), &[], 503),
         ("e = 1", with(json!({"e": "AQ"})), &[], 503),
+        (
+            "RSA modulus even",
+            with(json!({"n": b64(&n_even)})),
+            &[],
+            503,
+        ),
         (
             "e = 65537 with leading zeros",
             with(json!({"e": "AAEAAQ"})),

@@ -134,6 +134,10 @@ fn rsa_components(n: &str, e: &str) -> Result<Material, Ignored> {
         return Err("RSA modulus is empty");
     };
     let bits = modulus.len() * 8 - first.leading_zeros() as usize;
+    // aws-lc-rs checks no more when it takes the components (its DER parser did).
+    if modulus.last().is_some_and(|last| last & 1 == 0) {
+        return Err("RSA modulus is even");
+    }
     if bits < 2048 {
         return Err("RSA key shorter than 2048 bits");
     }

@@ -1,5 +1,6 @@
 //! The ways getting a token or making a call can fail, one variant each.
 
+use m2m_auth::fetch::FetchError;
 use std::time::Duration;
 
 /// An error of the token source or of an authorized call.
@@ -157,6 +158,23 @@ impl Error {
                 url: url.to_owned(),
                 cause,
             }
+        }
+    }
+
+    /// A failure reading an answer's body, which is bounded ([`m2m_auth::fetch::read_capped`]).
+    pub(crate) fn from_body(url: &str, timeout: Duration, status: u16, error: FetchError) -> Error {
+        let url = url.to_owned();
+        match error {
+            FetchError::Timeout => Error::Timeout { url, timeout },
+            FetchError::TooLarge(max) => Error::UnexpectedAnswer {
+                url,
+                status,
+                detail: format!("an answer over {max} bytes"),
+            },
+            other => Error::Transport {
+                url,
+                cause: other.to_string(),
+            },
         }
     }
 }

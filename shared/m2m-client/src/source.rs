@@ -18,6 +18,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait after failed refreshes (a longer `Retry-After` from the server still wins).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The largest answer read from the token function (its own are a few KiB: a JWT of at most 8 KiB, decoded).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// The longest server message an error passes on (the token function's own are far shorter).
 const MAX_MESSAGE_CHARS: usize = 1_000;
 /// A kept token is handed out only while it has at least this long to live (by the server's clock).
@@ -568,10 +570,10 @@ impl TokenSource {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok())
             .map(unix_ms);
-        let text = response
-            .text()
+        let body = m2m_auth::fetch::read_capped(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| (Error::from_reqwest(&url, inner.timeout, e), None))?;
+            .map_err(|e| (Error::from_body(&url, inner.timeout, status, e), None))?;
+        let text = String::from_utf8_lossy(&body);
         // The token function's own rule for what a remote says, applied again on this side.
         let key = match &inner.credential {
             Credential::AccessKey(key) => key.expose(),

@@ -394,6 +394,24 @@ mod errors {
         }
     }
 
+    /// A server that answers without end (a proxy streaming a page, a look-alike) is read only so far.
+    #[tokio::test]
+    async fn an_answer_too_large_is_its_own_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(|| async { "x".repeat(4 * 1024 * 1024) });
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let tokens = TokenSource::access_key(&base, AccessKey::new(READER).unwrap())
+            .build()
+            .unwrap();
+        let error = tokens.token().await.unwrap_err();
+        assert!(
+            matches!(&error, Error::UnexpectedAnswer { status: 200, detail, .. } if detail == "an answer over 262144 bytes"),
+            "{error:?}"
+        );
+        server.abort();
+    }
+
     #[tokio::test]
     async fn an_unreachable_stack_is_its_own_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

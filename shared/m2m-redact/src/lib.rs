@@ -5,9 +5,9 @@
 /// prefix, an id glued to a secret), must not turn an error message into a leak.
 pub const KEY_RUN: usize = 8;
 
-/// `text` as it may be shown: control and format characters dropped first (a zero-width space between two
-/// characters of the key would otherwise split every run [`redact`] looks for), then redacted, at most
-/// `max_chars` characters. Bounded before the redaction too, whose cost grows with the text.
+/// `text` as it may be shown: control and format characters (which show nothing or rearrange what is shown)
+/// dropped, [`redact`]ed, at most `max_chars` characters. Bounded before the redaction too, whose cost grows
+/// with the text.
 pub fn shown(text: &str, key: &str, max_chars: usize) -> String {
     let text: String = (text.chars().filter(|&c| !is_invisible(c)))
         .take(max_chars.saturating_mul(4))
@@ -15,35 +15,39 @@ pub fn shown(text: &str, key: &str, max_chars: usize) -> String {
     redact(&text, key).chars().take(max_chars).collect()
 }
 
-/// `text` with every stretch that shares a run of [`KEY_RUN`] bytes with `key` (or, for a shorter key, the
-/// whole key) replaced by `[redacted]`, letters compared without their case (a remote that upper-cases what it
-/// quotes still quotes the key; keys are ASCII, so ASCII folding keeps every byte in its place). An empty key
-/// redacts nothing.
+/// `text` with every stretch that shares a run of [`KEY_RUN`] characters with `key` (or, for a shorter key,
+/// the whole key) replaced by `[redacted]`. Only the text's printable ASCII characters, a key's only ones, are
+/// compared, without their case: whatever stands between them (spaces, combining marks, variation selectors,
+/// fillers, any character that shows nothing) cannot split a run, and a remote that upper-cases what it quotes
+/// still quotes the key. An empty key redacts nothing.
 pub fn redact(text: &str, key: &str) -> String {
-    let (folded_text, folded_key) = (text.to_ascii_lowercase(), key.to_ascii_lowercase());
-    let (text_bytes, key_bytes) = (folded_text.as_bytes(), folded_key.as_bytes());
-    let run = KEY_RUN.min(key_bytes.len());
-    if run == 0 || text_bytes.len() < run {
+    let fold = |c: char| c.is_ascii_graphic().then(|| c.to_ascii_lowercase() as u8);
+    let key: Vec<u8> = key.chars().filter_map(fold).collect();
+    let (folded, starts): (Vec<u8>, Vec<usize>) = (text.char_indices())
+        .filter_map(|(at, c)| Some((fold(c)?, at)))
+        .unzip();
+    let run = KEY_RUN.min(key.len());
+    if run == 0 || folded.len() < run {
         return text.to_owned();
     }
-    let mut covered = vec![false; text_bytes.len()];
-    for window in key_bytes.windows(run) {
+    // Every byte of `text` from the first to the last character of a run the key also has.
+    let mut covered = vec![false; text.len()];
+    for window in key.windows(run) {
         let mut from = 0;
-        while let Some(at) = text_bytes[from..].windows(run).position(|w| w == window) {
-            covered[from + at..from + at + run].fill(true);
+        while let Some(at) = folded[from..].windows(run).position(|w| w == window) {
+            covered[starts[from + at]..=starts[from + at + run - 1]].fill(true);
             from += at + 1;
         }
     }
     let mut out = String::with_capacity(text.len());
     let mut in_run = false;
-    for (index, ch) in text.char_indices() {
-        let hidden = covered[index..index + ch.len_utf8()].contains(&true);
-        if hidden && !in_run {
+    for (at, ch) in text.char_indices() {
+        if covered[at] && !in_run {
             out.push_str("[redacted]");
-        } else if !hidden {
+        } else if !covered[at] {
             out.push(ch);
         }
-        in_run = hidden;
+        in_run = covered[at];
     }
     out
 }
@@ -119,10 +123,35 @@ mod tests {
     }
 
     #[test]
+    fn characters_that_show_nothing_split_no_run() {
+        for separator in [
+            "\u{fe0f}",
+            "\u{e0100}",
+            "\u{34f}",
+            "\u{301}",
+            "\u{3164}",
+            "\u{2800}",
+            " ",
+        ] {
+            let message = KEY
+                .chars()
+                .map(String::from)
+                .collect::<Vec<_>>()
+                .join(separator);
+            assert_eq!(
+                shown(&format!("bad key {message}!"), KEY, 300),
+                "bad key [redacted]!"
+            );
+        }
+    }
+
+    #[test]
     fn what_is_shown_is_bounded_before_and_after_the_redaction() {
         assert_eq!(shown(&"x".repeat(10_000), KEY, 300).chars().count(), 300);
-        // A long text costs what its first 4 × 300 characters cost, not what all of it would.
-        let huge = format!("{}{KEY}", "y".repeat(5_000_000));
-        assert_eq!(shown(&huge, KEY, 300), "y".repeat(300));
+        // Only the first 4 × 300 characters are redacted, so what follows them is never reached.
+        assert_eq!(
+            shown(&format!("{}tail", KEY.repeat(100)), KEY, 300),
+            "[redacted]"
+        );
     }
 }
