@@ -88,7 +88,8 @@ impl Algorithm {
         }
     }
 
-    /// The aws-lc-rs verification a key is parsed for. RSA keys outside 2048–8192 bits are refused by it.
+    /// The aws-lc-rs verification a key is parsed for. Its RSA parameters refuse keys outside 2048–8192 bits
+    /// when verifying; keys.rs refuses them before, when the key set is read.
     pub(crate) fn verification(self) -> Verification {
         use Verification::{Bytes, Rsa};
         match self {

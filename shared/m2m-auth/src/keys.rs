@@ -134,15 +134,15 @@ fn rsa_components(n: &str, e: &str) -> Result<Material, Ignored> {
         return Err("RSA modulus is empty");
     };
     let bits = modulus.len() * 8 - first.leading_zeros() as usize;
-    // aws-lc-rs checks no more when it takes the components (its DER parser did).
-    if modulus.last().is_some_and(|last| last & 1 == 0) {
-        return Err("RSA modulus is even");
-    }
     if bits < 2048 {
         return Err("RSA key shorter than 2048 bits");
     }
     if bits > 8192 {
         return Err("RSA key longer than 8192 bits");
+    }
+    // aws-lc-rs checks nothing more when it takes the components (its DER parser ran RSA_check_key).
+    if modulus.last().is_some_and(|last| last & 1 == 0) {
+        return Err("RSA modulus is even");
     }
     // aws-lc-rs takes the integers without leading zeros.
     Ok(Material::Rsa(RsaPublicKeyComponents {

@@ -58,10 +58,10 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .prefix(".m2m-token")
         .tempfile_in(dir)
         .map_err(|e| fail(dir, e))?;
-    (file
-        .write_all(bytes)
-        .and_then(|()| file.as_file().sync_all()))
-    .map_err(|e| fail(file.path(), e))?;
+    file.write_all(bytes).map_err(|e| fail(file.path(), e))?;
+    file.as_file()
+        .sync_all()
+        .map_err(|e| fail(file.path(), e))?;
     file.persist(path).map_err(|e| fail(path, e.error))?;
     Ok(())
 }
